@@ -1,0 +1,62 @@
+# Sluice — see README.md. `make run` and `make test` are the two commands a
+# newcomer needs; everything else is for development and benchmarks.
+
+GO       ?= go
+BIN      := bin/sluice
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+CYCLES   ?= 100
+# Packages whose tests exercise concurrency run under the race detector.
+RACE_PKGS := ./...
+
+.PHONY: all build run test test-deps bench-deps fmt-check vet unit crash-test bench bench-spool bench-inject clean
+
+all: build
+
+## build: compile bin/sluice
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/sluice
+
+## build-static: a static binary (CGO_ENABLED=0) for other machines
+build-static:
+	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)-static ./cmd/sluice
+
+## run: build and start the engine on the embedded default configuration
+run: build
+	./$(BIN) serve
+
+## test: install what the tests need, then gofmt, vet and the race-enabled test suite
+test: test-deps fmt-check vet unit
+
+## test-deps: idempotent install of what the tests need
+test-deps:
+	@bash .ci/install-deps.sh test
+
+## bench-deps: idempotent install of the peer tools benchmarks compare against (Postfix's smtp-source)
+bench-deps:
+	@bash .ci/install-deps.sh bench
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -timeout 14m $(RACE_PKGS)
+
+## crash-test: the kill -9 crash test for many cycles (CYCLES=100 by default)
+crash-test:
+	SLUICE_CRASH_CYCLES=$(CYCLES) $(GO) test -run TestCrash -count=1 -timeout 60m -v ./cmd/sluice/
+
+## bench-spool: spool Put benchmarks (1 KB and 100 KB, 1..256 writers) and raw fsync
+bench-spool:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./engine/spool/
+
+## bench-inject: durable injection into `serve` vs smtp-source into the sink (needs bench-deps)
+bench-inject: build bench-deps
+	bash bench/inject-vs-sink.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,161 @@
+package inject
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Config describes one load run. The zero value plus Target is usable once
+// SetDefaults has run.
+type Config struct {
+	// Target is the SMTP server to load, "host:port". Required.
+	Target string
+
+	// Count is the number of messages to send. Default 1000.
+	Count int
+
+	// Concurrency is the number of parallel SMTP sessions. Default 10;
+	// never more than Count.
+	Concurrency int
+
+	// Size is the approximate size of each message in bytes, headers and
+	// body together. The body is lines of printable ASCII of at most 78
+	// characters each, ending in CRLF. Default 4096.
+	Size int
+
+	// From is the envelope sender and the From header. Default
+	// "bench@sluice.test".
+	From string
+
+	// Recipients is the number of recipients per message. Default 1.
+	Recipients int
+
+	// Domains spreads the recipients over d0.test .. d<Domains-1>.test:
+	// recipient n of the run (counting across messages) is
+	// user<n>@d<n mod Domains>.test. Default 100.
+	Domains int
+
+	// MessagesPerConnection is how many messages one connection carries
+	// before QUIT; 1 makes a connection per message. Default 100.
+	MessagesPerConnection int
+
+	// HELO is the name sent in EHLO. Default "inject.sluice.test".
+	HELO string
+
+	// Timeout bounds each step of a session: the dial, each command's reply,
+	// writing the message, and the reply to its end of data. Default 60s.
+	Timeout time.Duration
+
+	// Headers are extra header fields added to every message (for example
+	// "X-Sluice-Pool"). Optional.
+	Headers map[string]string
+
+	// LocalAddr is the source IP address to dial from ("127.0.0.3").
+	// Optional: empty lets the system choose.
+	LocalAddr string
+}
+
+// Defaults for Config.
+const (
+	DefaultCount                 = 1000
+	DefaultConcurrency           = 10
+	DefaultSize                  = 4096
+	DefaultFrom                  = "bench@sluice.test"
+	DefaultRecipients            = 1
+	DefaultDomains               = 100
+	DefaultMessagesPerConnection = 100
+	DefaultHELO                  = "inject.sluice.test"
+	DefaultTimeout               = 60 * time.Second
+)
+
+// SetDefaults fills every zero field of c with its default.
+func (c *Config) SetDefaults() {
+	setInt := func(p *int, d int) {
+		if *p == 0 {
+			*p = d
+		}
+	}
+	setInt(&c.Count, DefaultCount)
+	setInt(&c.Concurrency, DefaultConcurrency)
+	setInt(&c.Size, DefaultSize)
+	setInt(&c.Recipients, DefaultRecipients)
+	setInt(&c.Domains, DefaultDomains)
+	setInt(&c.MessagesPerConnection, DefaultMessagesPerConnection)
+	if c.From == "" {
+		c.From = DefaultFrom
+	}
+	if c.HELO == "" {
+		c.HELO = DefaultHELO
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+}
+
+// Validate reports the first field of c that is missing or out of range.
+// Call it after SetDefaults.
+func (c *Config) Validate() error {
+	if c.Target == "" {
+		return errors.New("inject: Target is required (host:port of the SMTP server)")
+	}
+	if _, _, err := net.SplitHostPort(c.Target); err != nil {
+		return fmt.Errorf("inject: Target %q must be host:port: %w", c.Target, err)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"Count", c.Count},
+		{"Concurrency", c.Concurrency},
+		{"Size", c.Size},
+		{"Recipients", c.Recipients},
+		{"Domains", c.Domains},
+		{"MessagesPerConnection", c.MessagesPerConnection},
+	} {
+		if f.v < 1 {
+			return fmt.Errorf("inject: %s must be at least 1, got %d", f.name, f.v)
+		}
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("inject: Timeout must be positive, got %s", c.Timeout)
+	}
+	if !validText(c.From) || !strings.Contains(c.From, "@") {
+		return fmt.Errorf("inject: From %q must be an address like bench@sluice.test", c.From)
+	}
+	if !validText(c.HELO) || strings.ContainsRune(c.HELO, ' ') {
+		return fmt.Errorf("inject: HELO %q must be a host name", c.HELO)
+	}
+	for k, v := range c.Headers {
+		if !validFieldName(k) {
+			return fmt.Errorf("inject: header name %q must be printable ASCII without ':' or spaces", k)
+		}
+		if !validText(v) {
+			return fmt.Errorf("inject: header %s: value must not contain CR or LF", k)
+		}
+	}
+	if c.LocalAddr != "" && net.ParseIP(c.LocalAddr) == nil {
+		return fmt.Errorf("inject: LocalAddr %q must be an IP address", c.LocalAddr)
+	}
+	return nil
+}
+
+// validText reports whether s is non-empty and free of CR and LF.
+func validText(s string) bool {
+	return s != "" && !strings.ContainsAny(s, "\r\n")
+}
+
+// validFieldName reports whether s is an RFC 5322 field name.
+func validFieldName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b <= ' ' || b >= 0x7f || b == ':' {
+			return false
+		}
+	}
+	return true
+}

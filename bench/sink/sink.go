@@ -1,0 +1,192 @@
+package sink
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/emersion/go-smtp"
+)
+
+// ErrClosed is returned by Serve and ListenAndServe when the Sink was already
+// closed.
+var ErrClosed = errors.New("sink: closed")
+
+// Sink is an SMTP server that accepts every message and counts it.
+// Its methods are safe for concurrent use.
+type Sink struct {
+	cfg   Config
+	log   *slog.Logger
+	srv   *smtp.Server
+	stats counters
+
+	// reply decides the reply to RCPT and DATA; nil accepts everything.
+	// Set before the first Serve and never changed after (see replier).
+	reply replier
+
+	// conns counts connections that are open; Close waits for it to drain.
+	conns sync.WaitGroup
+
+	mu struct {
+		sync.Mutex
+		closed    bool
+		listeners map[net.Listener]struct{}
+		conns     map[*conn]struct{}
+	}
+}
+
+// New returns a Sink configured by cfg (zero fields take their defaults).
+// It does not listen: call Serve or ListenAndServe.
+func New(cfg Config) *Sink {
+	cfg.SetDefaults()
+	s := &Sink{cfg: cfg, log: cfg.Logger}
+	s.stats.init()
+	s.mu.listeners = make(map[net.Listener]struct{})
+	s.mu.conns = make(map[*conn]struct{})
+
+	srv := smtp.NewServer(backend{s})
+	srv.Domain = cfg.Hostname
+	srv.MaxMessageBytes = cfg.MaxMessageBytes
+	srv.ReadTimeout = cfg.Timeout
+	srv.WriteTimeout = cfg.Timeout
+	srv.EnableSMTPUTF8 = true // PIPELINING, 8BITMIME, ENHANCEDSTATUSCODES are always on
+	srv.ErrorLog = smtpLogger{s.log}
+	s.srv = srv
+	return s
+}
+
+// Serve accepts SMTP connections on l until Close. It may be called for
+// several listeners at once; they share the counters. It returns nil once
+// Close stops it, ErrClosed if the Sink was closed before, or the listener's
+// error.
+func (s *Sink) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.mu.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	s.log.Info("sink listening", "addr", l.Addr().String())
+
+	err := s.srv.Serve(&listener{Listener: l, s: s})
+
+	s.mu.Lock()
+	closed := s.mu.closed
+	delete(s.mu.listeners, l)
+	s.mu.Unlock()
+	if closed {
+		return nil
+	}
+	return fmt.Errorf("sink: serve %s: %w", l.Addr(), err)
+}
+
+// ListenAndServe listens on the TCP address addr ("127.0.0.1:2525") and
+// serves it like Serve.
+func (s *Sink) ListenAndServe(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("sink: listen %s: %w", addr, err)
+	}
+	return s.Serve(l)
+}
+
+// Close stops every listener, closes every connection and waits for their
+// goroutines to finish. Counters stay readable.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.closed = true
+	var err error
+	for l := range s.mu.listeners {
+		if cerr := l.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) && err == nil {
+			err = cerr
+		}
+	}
+	open := make([]*conn, 0, len(s.mu.conns))
+	for c := range s.mu.conns {
+		open = append(open, c)
+	}
+	s.mu.Unlock()
+	for _, c := range open { // outside s.mu: conn.Close takes it
+		c.Close()
+	}
+
+	// NB: go-smtp closes the connections it has registered; ours above covers
+	// one accepted but not yet registered. Its Close fails only when already
+	// closed, and its listeners are ours, already closed.
+	_ = s.srv.Close()
+	s.conns.Wait()
+	if err != nil {
+		return fmt.Errorf("sink: close: %w", err)
+	}
+	return nil
+}
+
+// listener counts and tracks accepted connections.
+type listener struct {
+	net.Listener
+	s *Sink
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	s := l.s
+	c := &conn{Conn: nc, s: s, seq: s.stats.connections.Add(1)}
+	s.stats.active.Add(1)
+
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		s.stats.active.Add(-1)
+		nc.Close()
+		return nil, net.ErrClosed
+	}
+	s.mu.conns[c] = struct{}{}
+	s.conns.Add(1)
+	s.mu.Unlock()
+	return c, nil
+}
+
+// conn is an accepted connection; its first Close does the bookkeeping.
+type conn struct {
+	net.Conn
+	s      *Sink
+	seq    int64 // 1-based accept order, picks the stats shard
+	closed atomic.Bool
+}
+
+func (c *conn) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	err := c.Conn.Close()
+	c.s.stats.active.Add(-1)
+	c.s.mu.Lock()
+	delete(c.s.mu.conns, c)
+	c.s.mu.Unlock()
+	c.s.conns.Done()
+	return err
+}
+
+// smtpLogger adapts go-smtp's Printf logger to slog. go-smtp reports accept
+// errors and connections that end in an error (a peer resetting, say): noise
+// for a sink, so Debug.
+type smtpLogger struct{ l *slog.Logger }
+
+func (g smtpLogger) Printf(format string, v ...any) {
+	g.l.Debug("sink: smtp server", "detail", fmt.Sprintf(format, v...))
+}
+
+func (g smtpLogger) Println(v ...any) {
+	g.l.Debug("sink: smtp server", "detail", fmt.Sprint(v...))
+}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-mta/sluice/api"
+	"github.com/sluice-mta/sluice/configs"
+	"github.com/sluice-mta/sluice/engine"
+	"github.com/sluice-mta/sluice/engine/receive"
+)
+
+func newServeCmd() *cobra.Command {
+	var configPath string
+	var checkOnly bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the engine (SMTP injection, spool, HTTP health and metrics)",
+		Long: `Run the engine. With no --config it runs the embedded default configuration
+(configs/sluice.yaml). A bad configuration exits with status 2, naming the key and
+line, before the spool is touched. --check-config validates and prints the
+effective configuration, then exits.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := configs.Load(configPath)
+			if err != nil {
+				name := configPath
+				if name == "" {
+					name = configs.DefaultName
+				}
+				return &exitError{code: exitCodeConfig, err: fmt.Errorf("%s: %w", name, err)}
+			}
+			if checkOnly {
+				out, err := cfg.YAML()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "# effective configuration (%s is valid)\n%s", nameOr(configPath), out)
+				return nil
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cfg)
+		},
+	}
+	cmd.Flags().StringVarP(&configPath, "config", "c", "", "configuration file (default: the embedded configs/sluice.yaml)")
+	cmd.Flags().BoolVar(&checkOnly, "check-config", false, "validate the configuration, print the effective one and exit")
+	return cmd
+}
+
+func nameOr(path string) string {
+	if path == "" {
+		return configs.DefaultName
+	}
+	return path
+}
+
+func newLogger(cfg configs.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// serve runs the node until ctx is done, then shuts down in order:
+// listeners first (no new mail), then the engine (spool closed last).
+func serve(ctx context.Context, cfg *configs.Config) error {
+	log := newLogger(cfg.Log)
+	slog.SetDefault(log)
+	rcfg, err := receiveConfig(cfg, log)
+	if err != nil {
+		return &exitError{code: exitCodeConfig, err: err}
+	}
+	// Bind the listeners before opening the spool so that a port clash
+	// fails fast and leaves the spool alone.
+	var smtpLn, httpLn net.Listener
+	if cfg.Listen.SMTP != "" {
+		if smtpLn, err = net.Listen("tcp", cfg.Listen.SMTP); err != nil {
+			return fmt.Errorf("listen.smtp: %w", err)
+		}
+	}
+	if cfg.Listen.HTTP != "" {
+		if httpLn, err = net.Listen("tcp", cfg.Listen.HTTP); err != nil {
+			closeIf(smtpLn)
+			return fmt.Errorf("listen.http: %w", err)
+		}
+	}
+	eng, err := engine.New(cfg, engine.Deps{Logger: log})
+	if err != nil {
+		closeIf(smtpLn)
+		closeIf(httpLn)
+		return err
+	}
+	defer eng.Close()
+
+	errc := make(chan error, 2)
+	var smtpSrv *receive.Server
+	if smtpLn != nil {
+		if smtpSrv, err = receive.NewServer(rcfg, eng.SMTPSubmitter()); err != nil {
+			return err
+		}
+		go func() { errc <- smtpSrv.Serve(smtpLn) }()
+	}
+	var httpSrv *http.Server
+	if httpLn != nil {
+		httpSrv = &http.Server{Handler: api.NewHTTPHandler(eng), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- httpSrv.Serve(httpLn) }()
+	}
+	log.Info("sluice serving", "version", version, "smtp", addrOf(smtpLn), "http", addrOf(httpLn), "spool", cfg.Spool.Dir)
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("listener failed", "err", err)
+		}
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if smtpSrv != nil {
+		_ = smtpSrv.Shutdown(sctx)
+	}
+	if httpSrv != nil {
+		_ = httpSrv.Shutdown(sctx)
+	}
+	return err
+}
+
+func closeIf(l net.Listener) {
+	if l != nil {
+		_ = l.Close()
+	}
+}
+
+func addrOf(l net.Listener) string {
+	if l == nil {
+		return "off"
+	}
+	return l.Addr().String()
+}
+
+// receiveConfig maps the file's smtp_in section onto the listener's Config.
+func receiveConfig(cfg *configs.Config, log *slog.Logger) (receive.Config, error) {
+	in := cfg.SMTPIn
+	rc := receive.Config{
+		Hostname:            in.Hostname,
+		MaxMessageBytes:     int64(in.MaxMessageSize),
+		MaxRecipients:       in.MaxRecipients,
+		MaxLineLength:       in.MaxLineLength,
+		RelayNetworks:       in.RelayNetworks,
+		AllowInsecureAuth:   in.AllowInsecureAuth,
+		MaxConnections:      in.MaxConnections,
+		MaxConnectionsPerIP: in.MaxConnectionsPerIP,
+		CommandTimeout:      in.CommandTimeout.D(),
+		DataTimeout:         in.DataTimeout.D(),
+		MinDataRate:         int64(in.MinDataRate),
+		SessionTimeout:      in.SessionTimeout.D(),
+		MaxBadCommands:      in.MaxBadCommands,
+		Logger:              log.With("component", "smtp_in"),
+	}
+	for _, u := range in.Users {
+		rc.Users = append(rc.Users, receive.User{Name: u.Name, PasswordHash: u.PasswordHash, FromDomains: u.FromDomains})
+	}
+	if in.TLS.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(in.TLS.Cert, in.TLS.Key)
+		if err != nil {
+			return rc, fmt.Errorf("config: line %d: smtp_in.tls: %v", cfg.Line("smtp_in.tls"), err)
+		}
+		rc.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	rc.SetDefaults()
+	if err := rc.Validate(); err != nil {
+		return rc, fmt.Errorf("config: smtp_in: %w", err)
+	}
+	return rc, nil
+}

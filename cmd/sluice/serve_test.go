@@ -1,0 +1,122 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestServe_BadConfig_ExitsTwoNamingKeyAndLine_SpoolUntouched(t *testing.T) {
+	dir := t.TempDir()
+	spoolDir := filepath.Join(dir, "spool")
+	bad := "spool:\n  dir: " + spoolDir + "\n  dirr: x\n"
+	path := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runSluice(t, "serve", "--config", path)
+	if code != 2 {
+		t.Fatalf("exit code %d, want 2; stderr: %s", code, stderr)
+	}
+	if !contains(stderr, `config: line 3: unknown key "dirr" in spool`) {
+		t.Fatalf("stderr does not name key and line: %s", stderr)
+	}
+	if _, err := os.Stat(spoolDir); !os.IsNotExist(err) {
+		t.Fatalf("spool dir was touched: %v", err)
+	}
+}
+
+func TestServe_CheckConfig_PrintsEffectiveConfig(t *testing.T) {
+	out, stderr, code := runSluice(t, "serve", "--check-config")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"max_message_size: 50MiB", "smtp: 127.0.0.1:2525", "127.0.0.0/8", "bounce_after: 72h0m0s"} {
+		if !contains(out, want) {
+			t.Errorf("effective config lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestHelp_EverySubcommand(t *testing.T) {
+	for _, sub := range [][]string{{"serve"}, {"inject"}, {"sink"}, {"spool", "inspect"}, {"version"}} {
+		out, stderr, code := runSluice(t, append(sub, "--help")...)
+		if code != 0 || !contains(out, "Usage:") {
+			t.Errorf("%v --help: exit %d, out %q, err %q", sub, code, out, stderr)
+		}
+	}
+}
+
+// TestServe_InjectRestartInspect is the README tour as a test: serve, inject
+// with `sluice inject`, check /healthz and /metrics, stop, inspect the spool
+// offline, restart and find the mail still queued.
+func TestServe_InjectRestartInspect(t *testing.T) {
+	dir := t.TempDir()
+	smtpAddr, httpAddr := freeAddr(t), freeAddr(t)
+	config := writeConfig(t, dir, smtpAddr, httpAddr, "")
+	n := startNode(t, dir, config, smtpAddr, httpAddr)
+
+	out, stderr, code := runSluice(t, "inject", "--to-smtp", smtpAddr, "--count", "200", "--concurrency", "8",
+		"--size", "4KB", "--rcpts", "2", "--domains", "5", "--quiet", "--json")
+	if code != 0 {
+		n.stop()
+		t.Fatalf("inject exit %d: %s %s", code, out, stderr)
+	}
+	var res struct{ Sent, Failed int }
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Sent != 200 || res.Failed != 0 {
+		n.stop()
+		t.Fatalf("inject result %+v (%v): %s", res, err, out)
+	}
+
+	health := httpGet(t, "http://"+httpAddr+"/healthz")
+	if !contains(health, `"status":"ok"`) || !contains(health, `"queued_recipients":400`) {
+		t.Errorf("/healthz: %s", health)
+	}
+	metrics := httpGet(t, "http://"+httpAddr+"/metrics")
+	for _, want := range []string{"sluice_received_messages_total 200", "sluice_queued_recipients 400"} {
+		if !contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	n.stop()
+	if !n.exitState.Success() {
+		t.Errorf("serve exit after SIGTERM: %v\n%s", n.exitState, n.stderr)
+	}
+
+	out, stderr, code = runSluice(t, "spool", "inspect", "--dir", n.spoolDir, "--json")
+	if code != 0 {
+		t.Fatalf("inspect exit %d: %s", code, stderr)
+	}
+	var rep inspectReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("inspect JSON: %v: %s", err, out)
+	}
+	if rep.Messages != 200 || rep.Recipients != 400 || len(rep.ByDomain) != 5 {
+		t.Fatalf("inspect: %+v", rep)
+	}
+	table, _, _ := runSluice(t, "spool", "inspect", "--dir", n.spoolDir)
+	if !contains(table, "200 messages, 400 recipients") || !contains(table, "d0.test") {
+		t.Errorf("inspect table:\n%s", table)
+	}
+
+	n = startNode(t, dir, config, smtpAddr, httpAddr)
+	if m := httpGet(t, "http://"+httpAddr+"/metrics"); !contains(m, "sluice_queued_recipients 400") {
+		t.Errorf("after restart the queue is not 400 recipients")
+	}
+	n.stop()
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(b))
+}

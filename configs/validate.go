@@ -1,0 +1,151 @@
+package configs
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Line returns the line of the dotted key path in the file it was last set
+// from, or 0 when the key came from the embedded default.
+func (c *Config) Line(key string) int { return c.lines[key] }
+
+func (c *Config) errf(key, format string, args ...any) error {
+	line := c.lines[key]
+	msg := fmt.Sprintf(format, args...)
+	return &Error{Line: line, Key: key, Msg: key + ": " + msg}
+}
+
+// Validate checks values that decode fine but make no sense together or
+// out of range. Each error names the key and, when known, its line.
+func (c *Config) Validate() error {
+	checks := []func() error{c.validateSpool, c.validateListen, c.validateSMTPIn, c.validateRest}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateSpool() error {
+	if strings.TrimSpace(c.Spool.Dir) == "" {
+		return c.errf("spool.dir", "must name a directory")
+	}
+	if c.Spool.MinFreeSpace < 0 {
+		return c.errf("spool.min_free_space", "must not be negative")
+	}
+	return nil
+}
+
+func (c *Config) validateListen() error {
+	for key, addr := range map[string]string{
+		"listen.smtp": c.Listen.SMTP, "listen.http": c.Listen.HTTP, "listen.grpc": c.Listen.GRPC,
+	} {
+		if addr == "" {
+			continue
+		}
+		if err := checkHostPort(addr); err != nil {
+			return c.errf(key, "%v", err)
+		}
+	}
+	return nil
+}
+
+func checkHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("invalid address %q (want host:port, e.g. 127.0.0.1:2525)", addr)
+	}
+	if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
+		return fmt.Errorf("invalid host in %q", addr)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("invalid port in %q (want 0-65535)", addr)
+	}
+	return nil
+}
+
+func (c *Config) validateSMTPIn() error {
+	s := &c.SMTPIn
+	switch {
+	case s.MaxMessageSize <= 0:
+		return c.errf("smtp_in.max_message_size", "must be positive")
+	case s.MaxRecipients <= 0:
+		return c.errf("smtp_in.max_recipients", "must be positive")
+	case s.MaxLineLength < 1000:
+		return c.errf("smtp_in.max_line_length", "must be at least 1000 (RFC 5321 4.5.3.1.6)")
+	case s.MaxConnections <= 0:
+		return c.errf("smtp_in.max_connections", "must be positive")
+	case s.MaxConnectionsPerIP <= 0:
+		return c.errf("smtp_in.max_connections_per_ip", "must be positive")
+	case s.MaxBadCommands <= 0:
+		return c.errf("smtp_in.max_bad_commands", "must be positive")
+	case s.CommandTimeout <= 0:
+		return c.errf("smtp_in.command_timeout", "must be positive")
+	case s.DataTimeout <= 0:
+		return c.errf("smtp_in.data_timeout", "must be positive")
+	case s.SessionTimeout <= 0:
+		return c.errf("smtp_in.session_timeout", "must be positive")
+	}
+	if (s.TLS.Cert == "") != (s.TLS.Key == "") {
+		return c.errf("smtp_in.tls", "set both cert and key, or neither")
+	}
+	for _, f := range []struct{ key, path string }{{"smtp_in.tls.cert", s.TLS.Cert}, {"smtp_in.tls.key", s.TLS.Key}} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			return c.errf(f.key, "cannot read %s: %v", f.path, err)
+		}
+	}
+	return c.validateUsers()
+}
+
+func (c *Config) validateUsers() error {
+	names := map[string]bool{}
+	for i, u := range c.SMTPIn.Users {
+		key := fmt.Sprintf("smtp_in.users[%d]", i)
+		switch {
+		case u.Name == "":
+			return c.errf(key+".name", "every user needs a name")
+		case names[strings.ToLower(u.Name)]:
+			return c.errf(key+".name", "user %q is listed twice", u.Name)
+		case !strings.HasPrefix(u.PasswordHash, "$2"):
+			return c.errf(key+".password_hash", "must be a bcrypt hash (make one with `sluice hash-password`)")
+		}
+		names[strings.ToLower(u.Name)] = true
+		for j, d := range u.FromDomains {
+			if d == "" || strings.ContainsAny(d, "@ ") {
+				return c.errf(fmt.Sprintf("%s.from_domains[%d]", key, j), "invalid domain %q", d)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateRest() error {
+	if c.Delivery.BounceAfter <= 0 {
+		return c.errf("delivery.bounce_after", "must be positive")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return c.errf("log.level", "invalid level %q (want debug, info, warn or error)", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return c.errf("log.format", "invalid format %q (want text or json)", c.Log.Format)
+	}
+	return nil
+}
+
+// YAML renders the effective configuration (defaults filled in) as YAML.
+func (c *Config) YAML() ([]byte, error) {
+	return yaml.Marshal(c)
+}

@@ -1,0 +1,96 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// ErrInvalidEnvelope is returned (wrapped) by Submit for a message that can
+// never be accepted as given: a bad address, no recipients, an empty body.
+var ErrInvalidEnvelope = errors.New("invalid envelope")
+
+// ErrTooLarge is returned (wrapped) by Submit for a body over the limit.
+var ErrTooLarge = errors.New("message too large")
+
+// Envelope is what an injector knows about a message besides its body.
+type Envelope struct {
+	// From is the reverse-path; "" is the null sender (bounces).
+	From string
+	// To are the recipient addresses, in order.
+	To []string
+	// VMTA, Pool, Campaign and Tenant select where and as what the
+	// message is sent; empty means the default.
+	VMTA, Pool, Campaign, Tenant string
+	// Source describes the injector for logs, e.g. "smtp 127.0.0.1 user=bob".
+	Source string
+}
+
+// maxAddressLen is RFC 5321's limit on a path (4.5.3.1.3) less the brackets.
+const maxAddressLen = 254
+
+// validateAddress checks that addr is local@domain with a plausible domain.
+// It accepts UTF-8 (SMTPUTF8) addresses; delivery decides later whether a
+// receiver can take them.
+func validateAddress(addr string) error {
+	if addr == "" {
+		return fmt.Errorf("empty address")
+	}
+	if len(addr) > maxAddressLen {
+		return fmt.Errorf("address %.40q... is longer than %d bytes", addr, maxAddressLen)
+	}
+	if !utf8.ValidString(addr) || strings.ContainsAny(addr, " \t\r\n<>,;") {
+		return fmt.Errorf("address %q contains characters not allowed in an address", addr)
+	}
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || at == len(addr)-1 {
+		return fmt.Errorf("address %q is not of the form local@domain", addr)
+	}
+	if len(addr[:at]) > 64 {
+		return fmt.Errorf("local part of %q is longer than 64 bytes", addr)
+	}
+	return validateDomain(addr[at+1:])
+}
+
+func validateDomain(d string) error {
+	if strings.HasPrefix(d, "[") && strings.HasSuffix(d, "]") {
+		return nil // address literal; delivery checks it
+	}
+	if len(d) > 253 || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") || strings.Contains(d, "..") {
+		return fmt.Errorf("invalid domain %q", d)
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return fmt.Errorf("invalid domain %q", d)
+		}
+	}
+	return nil
+}
+
+// validate checks the envelope and body against the engine's limits.
+func (e *Engine) validate(env *Envelope, body []byte) error {
+	if env.From != "" {
+		if err := validateAddress(env.From); err != nil {
+			return fmt.Errorf("%w: sender: %v", ErrInvalidEnvelope, err)
+		}
+	}
+	if len(env.To) == 0 {
+		return fmt.Errorf("%w: no recipients", ErrInvalidEnvelope)
+	}
+	if len(env.To) > e.maxRecipients {
+		return fmt.Errorf("%w: %d recipients, at most %d per message", ErrInvalidEnvelope, len(env.To), e.maxRecipients)
+	}
+	for i, rcpt := range env.To {
+		if err := validateAddress(rcpt); err != nil {
+			return fmt.Errorf("%w: recipient %d: %v", ErrInvalidEnvelope, i, err)
+		}
+	}
+	if len(body) == 0 {
+		return fmt.Errorf("%w: empty message", ErrInvalidEnvelope)
+	}
+	if int64(len(body)) > e.maxMessageBytes {
+		return fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(body), e.maxMessageBytes)
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package spool
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// QueueInfo describes one (vmta, domain) queue.
+type QueueInfo struct {
+	VMTA, Domain string
+	// Recipients is the number of pending recipients in the queue.
+	Recipients int
+	// EarliestDue is the smallest NextDue in the queue (ms precision).
+	EarliestDue time.Time
+}
+
+// Stats are the spool's running totals, kept incrementally (never by a scan).
+type Stats struct {
+	Messages   int64            // messages with at least one pending recipient
+	Recipients int64            // pending recipients
+	ByDomain   map[string]int64 // pending recipients per destination domain
+	ByVMTA     map[string]int64 // pending recipients per vmta
+	BodyBytes  int64            // sum of stored body sizes
+	WALSyncs   int64            // WAL fsyncs since Open (commits per sync = group-commit ratio)
+}
+
+type queueID struct{ vmta, domain string }
+
+type queueStat struct {
+	n        int
+	earliest int64 // ms; exact: the due of the queue's first key
+}
+
+// counters is the in-memory summary of the store; guarded by Spool.mu.
+type counters struct {
+	messages, recipients, bodyBytes int64
+	byDomain, byVMTA                map[string]int64
+	queues                          map[queueID]*queueStat
+	// remaining counts pending recipients per message, only for messages stored
+	// with more than one recipient: a one-recipient message is finished by
+	// completing that recipient, and needs no entry.
+	remaining map[string]uint32
+}
+
+func newCounters() counters {
+	return counters{
+		byDomain:  make(map[string]int64),
+		byVMTA:    make(map[string]int64),
+		queues:    make(map[queueID]*queueStat),
+		remaining: make(map[string]uint32),
+	}
+}
+
+func (c *counters) addMessage(id string, nrcpt uint32, bodySize int64) {
+	c.messages++
+	c.bodyBytes += bodySize
+	if nrcpt > 1 {
+		c.remaining[id] = nrcpt
+	}
+}
+
+func (c *counters) removeMessage(id string, bodySize int64) {
+	c.messages--
+	c.bodyBytes -= bodySize
+	delete(c.remaining, id)
+}
+
+// pending returns how many recipients of message id are still stored.
+func (c *counters) pending(id string, nrcpt uint32) uint32 {
+	if nrcpt <= 1 {
+		return nrcpt
+	}
+	return c.remaining[id]
+}
+
+func (c *counters) addRecipient(q queueID, dueMs int64) {
+	c.recipients++
+	c.byDomain[q.domain]++
+	c.byVMTA[q.vmta]++
+	s := c.queues[q]
+	if s == nil {
+		c.queues[q] = &queueStat{n: 1, earliest: dueMs}
+		return
+	}
+	s.n++
+	s.earliest = min(s.earliest, dueMs)
+}
+
+// removeRecipient drops one recipient and reports whether the queue's earliest due
+// may have moved (the caller then re-reads the queue's head).
+func (c *counters) removeRecipient(q queueID, dueMs int64) (headMoved bool) {
+	c.recipients--
+	decr(c.byDomain, q.domain)
+	decr(c.byVMTA, q.vmta)
+	s := c.queues[q]
+	if s == nil {
+		return false
+	}
+	if s.n--; s.n <= 0 {
+		delete(c.queues, q)
+		return false
+	}
+	return dueMs <= s.earliest
+}
+
+func decr(m map[string]int64, k string) {
+	if m[k]--; m[k] <= 0 {
+		delete(m, k)
+	}
+}
+
+func (c *counters) stats() Stats {
+	return Stats{
+		Messages:   c.messages,
+		Recipients: c.recipients,
+		ByDomain:   maps.Clone(c.byDomain),
+		ByVMTA:     maps.Clone(c.byVMTA),
+		BodyBytes:  c.bodyBytes,
+	}
+}
+
+func (c *counters) queueInfos() []QueueInfo {
+	out := make([]QueueInfo, 0, len(c.queues))
+	for q, s := range c.queues {
+		out = append(out, QueueInfo{VMTA: q.vmta, Domain: q.domain, Recipients: s.n, EarliestDue: time.UnixMilli(s.earliest)})
+	}
+	slices.SortFunc(out, func(a, b QueueInfo) int {
+		if c := strings.Compare(a.VMTA, b.VMTA); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Domain, b.Domain)
+	})
+	return out
+}

@@ -1,0 +1,114 @@
+package spool
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Defaults for Options. The Pebble figures were chosen by measurement; see BENCH.md.
+const (
+	// DefaultMinFreeSpace is the free space (bytes) below which Put refuses new mail.
+	DefaultMinFreeSpace = 2 << 30
+	// DefaultBallastSize is the size (bytes) of the ballast file preallocated at Open.
+	DefaultBallastSize = 256 << 20
+	// DefaultMemTableSize is the Pebble memtable size (bytes).
+	DefaultMemTableSize = 64 << 20
+	// DefaultFreeSpaceInterval is how long (wall time) a free-space reading is reused.
+	DefaultFreeSpaceInterval = time.Second
+)
+
+// Options configures a Spool. Zero fields take the defaults named in each comment
+// (EnsureDefaults fills them); only Dir is required.
+type Options struct {
+	// Dir is the directory holding the Pebble store and the ballast file. Required.
+	// It is created at Open if missing (unless ReadOnly).
+	Dir string
+
+	// MinFreeSpace is the free space, in bytes, that the file system holding Dir must
+	// keep: Put returns ErrLowSpace while fewer bytes are free (as seen by statfs,
+	// re-read at most every FreeSpaceInterval). Complete and Reschedule are never refused
+	// for space, since finishing mail is how space comes back.
+	// Default 2 GiB (DefaultMinFreeSpace). A negative value disables the check (tests only).
+	MinFreeSpace int64
+
+	// FreeSpaceInterval is how long a free-space reading is reused before statfs is
+	// called again. Default 1s. It uses the wall clock, not Clock: it paces I/O.
+	FreeSpaceInterval time.Duration
+
+	// BallastSize is the size, in bytes, of <Dir>/ballast, a file preallocated (fallocate)
+	// at Open when it is missing and the disk has BallastSize+MinFreeSpace bytes free.
+	// It is dead weight that buys room to recover a full disk: an operator who finds the
+	// disk full stops sluice, deletes <Dir>/ballast, starts sluice and lets the queue drain;
+	// the next Open with enough free space recreates it. The spool also deletes it by
+	// itself if Pebble ever hits ENOSPC (Pebble would otherwise exit the process), and
+	// logs that at Error level. Default 256 MiB (DefaultBallastSize); negative disables it.
+	BallastSize int64
+
+	// ReadOnly opens the store for offline inspection (`sluice spool inspect`): nothing
+	// is written, no ballast is made, and Put, Complete and Reschedule return ErrReadOnly.
+	ReadOnly bool
+
+	// Logger receives the spool's and Pebble's logs. Default slog.Default().
+	Logger *slog.Logger
+
+	// Clock stamps ReceivedAt defaults, message IDs and LastAttempt. Default time.Now.
+	Clock func() time.Time
+
+	// MemTableSize is Pebble's memtable size in bytes. Message bodies live in the LSM,
+	// so a small memtable flushes every few dozen 100 KB messages; 64 MiB gave the best
+	// Put throughput for 100 KB bodies (BENCH.md). Default 64 MiB (DefaultMemTableSize).
+	MemTableSize uint64
+
+	// MemTableStopWritesThreshold is how many memtables may queue for flushing before
+	// Pebble stalls writes. Default 4.
+	MemTableStopWritesThreshold int
+
+	// BlobMinSize enables Pebble's value separation: values at least this many bytes are
+	// written to blob files at flush, so compactions move only keys and small values.
+	// Default 0 (disabled): measured, it did not improve Put throughput (BENCH.md).
+	BlobMinSize int
+}
+
+// EnsureDefaults fills the zero fields of o with their defaults and returns o.
+func (o *Options) EnsureDefaults() *Options {
+	if o.MinFreeSpace == 0 {
+		o.MinFreeSpace = DefaultMinFreeSpace
+	}
+	if o.FreeSpaceInterval <= 0 {
+		o.FreeSpaceInterval = DefaultFreeSpaceInterval
+	}
+	if o.BallastSize == 0 {
+		o.BallastSize = DefaultBallastSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = DefaultMemTableSize
+	}
+	if o.MemTableStopWritesThreshold == 0 {
+		o.MemTableStopWritesThreshold = 4
+	}
+	return o
+}
+
+// Validate reports what is wrong with o (after EnsureDefaults).
+func (o *Options) Validate() error {
+	if o.Dir == "" {
+		return errors.New("spool: options: Dir is required")
+	}
+	if o.MemTableSize < 1<<20 || o.MemTableSize >= 4<<30 {
+		return errors.New("spool: options: MemTableSize must be between 1 MiB and 4 GiB")
+	}
+	if o.MemTableStopWritesThreshold < 2 {
+		return errors.New("spool: options: MemTableStopWritesThreshold must be at least 2")
+	}
+	if o.BlobMinSize < 0 {
+		return errors.New("spool: options: BlobMinSize must not be negative")
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// get returns a copy of key's value, or ErrNotFound.
+func (s *Spool) get(key []byte) ([]byte, error) {
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(nil), v...)
+	_ = closer.Close()
+	return out, nil
+}
+
+// Body returns the stored message body (a copy the caller owns).
+func (s *Spool) Body(id string) ([]byte, error) {
+	if err := s.enter(false); err != nil {
+		return nil, err
+	}
+	defer s.exit()
+	v, err := s.get(bodyKey(id))
+	if err != nil {
+		return nil, fmt.Errorf("spool: body %s: %w", id, err)
+	}
+	if len(v) == 0 || v[0] != bodyInlineV1 {
+		return nil, fmt.Errorf("spool: body %s: %w", id, errCorrupt)
+	}
+	return v[1:], nil
+}
+
+// Envelope returns the stored envelope of message id.
+func (s *Spool) Envelope(id string) (Envelope, error) {
+	if err := s.enter(false); err != nil {
+		return Envelope{}, err
+	}
+	defer s.exit()
+	v, err := s.get(envelopeKey(id))
+	if err == nil {
+		var e storedEnvelope
+		if e, err = decodeEnvelope(v); err == nil {
+			return e.Envelope, nil
+		}
+	}
+	return Envelope{}, fmt.Errorf("spool: envelope %s: %w", id, err)
+}
+
+// Recipients calls fn for every pending recipient in key order (vmta, domain, due
+// time, message ID, index) and stops early when fn returns false. It reads a
+// consistent snapshot; fn may call other Spool methods.
+func (s *Spool) Recipients(fn func(Recipient) bool) error {
+	if err := s.enter(false); err != nil {
+		return err
+	}
+	defer s.exit()
+	lo := []byte(prefixQueue)
+	_, err := s.readQueue(lo, prefixEnd(lo), fn)
+	return err
+}
+
+// Due returns up to limit recipients of queue (vmta, domain) with NextDue <= until,
+// in due order: a range read from the head of that queue. limit <= 0 returns nothing.
+func (s *Spool) Due(vmta, domain string, until time.Time, limit int) ([]Recipient, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	if err := s.enter(false); err != nil {
+		return nil, err
+	}
+	defer s.exit()
+	lo := queuePrefix(vmta, domain)
+	hi := queueKey(vmta, domain, dueMsOf(until)+1, "", 0)[:len(lo)+dueLen]
+	var out []Recipient
+	_, err := s.readQueue(lo, hi, func(r Recipient) bool {
+		out = append(out, r)
+		return len(out) < limit
+	})
+	if err != nil {
+		return nil, fmt.Errorf("spool: due %s/%s: %w", vmta, domain, err)
+	}
+	return out, nil
+}
+
+// readQueue decodes the q/ keys in [lo, hi) for fn and returns how many it read.
+func (s *Spool) readQueue(lo, hi []byte, fn func(Recipient) bool) (int, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		r, err := decodeQueueEntry(it)
+		if err != nil {
+			_ = it.Close()
+			return n, err
+		}
+		n++
+		if !fn(r) {
+			break
+		}
+	}
+	return n, it.Close()
+}
+
+func decodeQueueEntry(it *pebble.Iterator) (Recipient, error) {
+	k, err := parseQueueKey(it.Key())
+	if err != nil {
+		return Recipient{}, err
+	}
+	v, err := it.ValueAndErr()
+	if err != nil {
+		return Recipient{}, err
+	}
+	st, err := decodeState(v)
+	if err != nil {
+		return Recipient{}, fmt.Errorf("spool: recipient %s/%d: %w", k.id, k.idx, err)
+	}
+	return toRecipient(k, &st), nil
+}
+
+// queueHead returns the due (ms) of queue q's first key at or after fromMs, and
+// whether there is one. The caller holds s.mu.
+func (s *Spool) queueHead(q queueID, fromMs int64) (int64, bool, error) {
+	p := queuePrefix(q.vmta, q.domain)
+	lo := queueKey(q.vmta, q.domain, fromMs, "", 0)[:len(p)+dueLen]
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return 0, false, err
+	}
+	defer it.Close()
+	if !it.First() {
+		return 0, false, it.Error()
+	}
+	k, err := parseQueueKey(it.Key())
+	if err != nil {
+		return 0, false, err
+	}
+	return k.dueMs, true, nil
+}
