@@ -15,11 +15,14 @@ const DefaultName = "embedded sluice.yaml"
 
 // Config is the whole configuration file.
 type Config struct {
-	Spool    Spool    `yaml:"spool"`
-	Listen   Listen   `yaml:"listen"`
-	SMTPIn   SMTPIn   `yaml:"smtp_in"`
-	Delivery Delivery `yaml:"delivery"`
-	Log      Log      `yaml:"log"`
+	Spool    Spool      `yaml:"spool"`
+	Listen   Listen     `yaml:"listen"`
+	SMTPIn   SMTPIn     `yaml:"smtp_in"`
+	Delivery Delivery   `yaml:"delivery"`
+	DNS      DNS        `yaml:"dns"`
+	Routes   []Route    `yaml:"routes"`
+	Acct     Accounting `yaml:"accounting"`
+	Log      Log        `yaml:"log"`
 
 	// lines maps a dotted key path ("smtp_in.tls.cert") to its line in the
 	// file, so that Validate can name the line of a bad value.
@@ -31,7 +34,8 @@ type Spool struct {
 	// Dir is the spool directory. Default "./data".
 	Dir string `yaml:"dir"`
 	// MinFreeSpace: new mail is refused with 452 4.3.1 while the spool's
-	// file system has less free space than this. Default 2GiB.
+	// file system has less free space than this. 0 disables the check.
+	// Default 2GiB.
 	MinFreeSpace Size `yaml:"min_free_space"`
 	// BallastSize is the size of <dir>/ballast, a file an operator deletes
 	// to recover a full disk. 0 disables it. Default 256MiB.
@@ -99,11 +103,80 @@ type TLS struct {
 	Key  string `yaml:"key"`
 }
 
-// Delivery configures outbound delivery.
+// Delivery configures outbound delivery. The limits apply per (vmta,
+// site): per source IP and receiving MX site.
 type Delivery struct {
+	// HELO is the name sent in EHLO; "" = the host name. (Virtual MTAs will
+	// carry their own.)
+	HELO string `yaml:"helo"`
+	// SourceIP is the default vmta's source address; "" lets the kernel choose.
+	SourceIP string `yaml:"source_ip"`
+	// MXPort is the TCP port of MX hosts. Default 25 (tests use a sink's port).
+	MXPort int `yaml:"mx_port"`
+	// MaxSMTPOut is the number of concurrent connections per (vmta, site).
+	// Default 20.
+	MaxSMTPOut int `yaml:"max_smtp_out"`
+	// MaxMsgPerConnection is the number of transactions on one connection
+	// before it is closed and reopened. Default 1000.
+	MaxMsgPerConnection int `yaml:"max_msg_per_connection"`
+	// MaxRcptPerMsg is the number of recipients in one transaction. Default 100.
+	MaxRcptPerMsg int `yaml:"max_rcpt_per_msg"`
+	// IdleTimeout is how long an idle connection is kept open. Default 5s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// TLS is the STARTTLS policy: require, opportunistic or off.
+	// Default opportunistic.
+	TLS string `yaml:"tls"`
+	// RetryAfter is the retry schedule after a temporary failure; the last
+	// step repeats. Each wait is jittered by ±10%. Default [5m, 10m, 20m, 1h].
+	RetryAfter []Duration `yaml:"retry_after"`
 	// BounceAfter is how long a recipient may stay undelivered before it
-	// is bounced. Default 72h.
+	// is bounced (expiry). Default 4d.
 	BounceAfter Duration `yaml:"bounce_after"`
+	// Timeouts are the client's per-phase timeouts (RFC 5321 4.5.3.2).
+	Timeouts Timeouts `yaml:"timeouts"`
+	// BatchSize is how many recipients the scheduler reads from a queue at
+	// a time. Default 500.
+	BatchSize int `yaml:"batch_size"`
+}
+
+// Timeouts are the outbound per-phase timeouts.
+type Timeouts struct {
+	Connect   Duration `yaml:"connect"`    // default 30s
+	Greeting  Duration `yaml:"greeting"`   // default 5m
+	EHLO      Duration `yaml:"ehlo"`       // default 5m
+	Mail      Duration `yaml:"mail"`       // default 5m
+	Rcpt      Duration `yaml:"rcpt"`       // default 5m
+	DataInit  Duration `yaml:"data_init"`  // default 2m
+	DataBlock Duration `yaml:"data_block"` // default 3m
+	DataTerm  Duration `yaml:"data_term"`  // default 10m
+}
+
+// DNS configures MX resolution.
+type DNS struct {
+	// Resolvers are "host:port" addresses; empty = /etc/resolv.conf.
+	Resolvers []string `yaml:"resolvers"`
+	// Timeout is per query. Default 5s.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Route sends a domain's mail to fixed hosts instead of its MX.
+type Route struct {
+	// Domain is "example.com" or "*.example.com" (sub-domains only), or "*".
+	Domain string `yaml:"domain"`
+	// Hosts are "host" or "host:port" smarthosts, tried in order.
+	Hosts []string `yaml:"hosts"`
+}
+
+// Accounting configures the accounting log.
+type Accounting struct {
+	// Dir holds acct-*.csv files; "" = <spool.dir>/acct.
+	Dir string `yaml:"dir"`
+	// Format is csv or jsonl. Default csv.
+	Format string `yaml:"format"`
+	// MaxSize rotates a file at this size. Default 100MiB.
+	MaxSize Size `yaml:"max_size"`
+	// MaxAge rotates a file at this age. Default 1h.
+	MaxAge Duration `yaml:"max_age"`
 }
 
 // Log configures logging.

@@ -24,7 +24,7 @@ func TestParse_EmbeddedDefault_IsValid(t *testing.T) {
 	if len(cfg.SMTPIn.RelayNetworks) != 2 || cfg.SMTPIn.RelayNetworks[0].String() != "127.0.0.0/8" {
 		t.Fatalf("relay_networks: %v", cfg.SMTPIn.RelayNetworks)
 	}
-	if cfg.Delivery.BounceAfter.D() != 72*time.Hour {
+	if cfg.Delivery.BounceAfter.D() != 96*time.Hour {
 		t.Fatalf("bounce_after: %v", cfg.Delivery.BounceAfter)
 	}
 }

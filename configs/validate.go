@@ -23,7 +23,7 @@ func (c *Config) errf(key, format string, args ...any) error {
 // Validate checks values that decode fine but make no sense together or
 // out of range. Each error names the key and, when known, its line.
 func (c *Config) Validate() error {
-	checks := []func() error{c.validateSpool, c.validateListen, c.validateSMTPIn, c.validateRest}
+	checks := []func() error{c.validateSpool, c.validateListen, c.validateSMTPIn, c.validateDelivery, c.validateRest}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -128,10 +128,62 @@ func (c *Config) validateUsers() error {
 	return nil
 }
 
-func (c *Config) validateRest() error {
-	if c.Delivery.BounceAfter <= 0 {
+func (c *Config) validateDelivery() error {
+	d := &c.Delivery
+	switch {
+	case d.BounceAfter <= 0:
 		return c.errf("delivery.bounce_after", "must be positive")
+	case d.MXPort <= 0 || d.MXPort > 65535:
+		return c.errf("delivery.mx_port", "must be a port number (1-65535)")
+	case d.MaxSMTPOut <= 0:
+		return c.errf("delivery.max_smtp_out", "must be positive")
+	case d.MaxMsgPerConnection <= 0:
+		return c.errf("delivery.max_msg_per_connection", "must be positive")
+	case d.MaxRcptPerMsg <= 0:
+		return c.errf("delivery.max_rcpt_per_msg", "must be positive")
+	case d.IdleTimeout <= 0:
+		return c.errf("delivery.idle_timeout", "must be positive")
+	case len(d.RetryAfter) == 0:
+		return c.errf("delivery.retry_after", "needs at least one interval")
+	case d.BatchSize <= 0:
+		return c.errf("delivery.batch_size", "must be positive")
 	}
+	switch d.TLS {
+	case "require", "opportunistic", "off":
+	default:
+		return c.errf("delivery.tls", "invalid policy %q (want require, opportunistic or off)", d.TLS)
+	}
+	for i, r := range d.RetryAfter {
+		if r <= 0 {
+			return c.errf(fmt.Sprintf("delivery.retry_after[%d]", i), "must be positive")
+		}
+	}
+	if d.SourceIP != "" && net.ParseIP(d.SourceIP) == nil {
+		return c.errf("delivery.source_ip", "invalid IP address %q", d.SourceIP)
+	}
+	for i, r := range c.DNS.Resolvers {
+		if _, _, err := net.SplitHostPort(r); err != nil && net.ParseIP(r) == nil {
+			return c.errf(fmt.Sprintf("dns.resolvers[%d]", i), "invalid resolver %q (want host:port or an IP)", r)
+		}
+	}
+	for i, r := range c.Routes {
+		key := fmt.Sprintf("routes[%d]", i)
+		if r.Domain == "" {
+			return c.errf(key+".domain", "every route needs a domain")
+		}
+		if len(r.Hosts) == 0 {
+			return c.errf(key+".hosts", "route for %q lists no hosts", r.Domain)
+		}
+	}
+	switch c.Acct.Format {
+	case "csv", "jsonl":
+	default:
+		return c.errf("accounting.format", "invalid format %q (want csv or jsonl)", c.Acct.Format)
+	}
+	return nil
+}
+
+func (c *Config) validateRest() error {
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -44,10 +44,19 @@ func New(cfg *configs.Config, deps Deps) (*Engine, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
+	// In the file 0 means "off"; the spool reads 0 as "default" and a
+	// negative value as "off".
+	minFree, ballast := int64(cfg.Spool.MinFreeSpace), int64(cfg.Spool.BallastSize)
+	if minFree == 0 {
+		minFree = -1
+	}
+	if ballast == 0 {
+		ballast = -1
+	}
 	sp, err := spool.Open(spool.Options{
 		Dir:          cfg.Spool.Dir,
-		MinFreeSpace: int64(cfg.Spool.MinFreeSpace),
-		BallastSize:  int64(cfg.Spool.BallastSize),
+		MinFreeSpace: minFree,
+		BallastSize:  ballast,
 		Logger:       deps.Logger.With("component", "spool"),
 		Clock:        deps.Clock,
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -29,7 +30,7 @@ func testEngine(t *testing.T, mutate func(*configs.Config)) (*Engine, *configs.C
 	if mutate != nil {
 		mutate(cfg)
 	}
-	e, err := New(cfg, Deps{Clock: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }})
+	e, err := New(cfg, Deps{Logger: slog.New(slog.DiscardHandler), Clock: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestSubmit_ValidMessage_DurableWithExpiryAndDefaultVMTA(t *testing.T) {
 		t.Fatal(err)
 	}
 	if env.From != "a@x.test" || env.VMTA != DefaultVMTA || env.Campaign != "c1" ||
-		!env.ExpiresAt.Equal(env.ReceivedAt.Add(72*time.Hour)) {
+		!env.ExpiresAt.Equal(env.ReceivedAt.Add(96*time.Hour)) {
 		t.Fatalf("envelope: %+v", env)
 	}
 	b, err := sp.Body(id)

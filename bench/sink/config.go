@@ -21,6 +21,22 @@ type Config struct {
 	// Default 5 minutes.
 	Timeout time.Duration
 
+	// Behaviours turns on the scripted replies to RCPT by local-part prefix
+	// (DefaultBehaviours: bounce*, defer*, throttle*, slow*). Default false:
+	// every recipient is accepted; `sluice sink` turns it on (--behaviours).
+	// SetAcceptAll switches it at run time.
+	Behaviours bool
+
+	// SlowDelay is how long a Slow recipient (slow*@…) waits for its RCPT
+	// reply. Default 2s.
+	SlowDelay time.Duration
+
+	// TrackDuplicates keeps the set of delivered recipient addresses so that
+	// Stats.Duplicates counts addresses delivered more than once. It costs a
+	// map entry per distinct address (about its length plus 50 bytes) until
+	// Reset. Default false.
+	TrackDuplicates bool
+
 	// Logger receives the sink's own log lines (listener and connection
 	// errors, at Debug and Warn). Default slog.Default().
 	Logger *slog.Logger
@@ -31,6 +47,7 @@ const (
 	DefaultHostname        = "sink.test"
 	DefaultMaxMessageBytes = 100 << 20
 	DefaultTimeout         = 5 * time.Minute
+	DefaultSlowDelay       = 2 * time.Second
 )
 
 // SetDefaults fills every zero field of c with its default.
@@ -43,6 +60,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.SlowDelay == 0 {
+		c.SlowDelay = DefaultSlowDelay
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -57,6 +77,8 @@ func (c *Config) Validate() error {
 		return errors.New("sink: MaxMessageBytes must not be negative (0 means the 100 MiB default)")
 	case c.Timeout < 0:
 		return errors.New("sink: Timeout must not be negative (0 means the 5m default)")
+	case c.SlowDelay < 0:
+		return errors.New("sink: SlowDelay must not be negative (0 means the 2s default)")
 	}
 	return nil
 }

@@ -1,26 +1,59 @@
-// Package sink is an SMTP server that accepts all mail, counts it and throws
-// it away: the far end of every Sluice benchmark (`sluice sink`).
+// Package sink is an SMTP server that accepts mail, counts it and throws it
+// away: the far end of every Sluice benchmark (`sluice sink`). It can also
+// play a difficult receiver, scripted by recipient, and serve the fake DNS
+// that points every *.test domain at it (StartDNS, on bench/fakedns).
 //
-// One job: say 250 to everything as cheaply as possible and keep counters a
+// One job: answer as cheaply as possible, as scripted, and keep counters a
 // benchmark can read (Stats, or GET /stats from Handler).
+//
+// Scripted replies (Config.Behaviours; `sluice sink` turns them on): the
+// reply to RCPT TO is chosen by the longest rule prefix (case-insensitive)
+// that starts the recipient's local part. The default rules:
+//
+//	bounce*    550 5.1.1 <addr>: Recipient address rejected: User unknown
+//	defer*     451 4.7.1 <addr>: Try again later
+//	throttle*  421 4.7.0 Too many messages, slow down, then the connection closes
+//	slow*      Config.SlowDelay (2s), then 250
+//	anyone     250
+//
+// A test flips them at run time, on open connections too: SetBehaviour(
+// "defer", Accept) makes deferred recipients deliverable on their retry,
+// SetBehaviour("defer7", Accept) only defer7*, SetAcceptAll(true) switches
+// the script off (POST /behaviour and POST /accept-all over HTTP). The RCPT
+// path loads the rule table with one atomic load and compares a few short
+// prefixes; writers publish a new table (copy-on-write).
 //
 // Invariants:
 //   - Message bodies are never kept: DATA is drained into io.Discard and only
 //     its length is counted.
+//   - A recipient is delivered only if it was accepted at RCPT and its
+//     message got 250 to DATA; only delivered recipients count (Messages,
+//     Recipients, Bytes, ByPeerIP, ByDomain, Duplicates). ByCode counts
+//     every reply the sink gives to RCPT and DATA, refusals included;
+//     Connections counts every accepted TCP connection, including ones that
+//     never say EHLO.
+//   - After a 421 the connection is closed once the reply is written, and
+//     commands the client had already pipelined behind it are neither
+//     answered nor counted.
 //   - Totals are atomics. The per-peer and per-domain maps live in shards,
 //     each under its own mutex, and are updated once per accepted message,
-//     never per byte or per command. A connection always uses the same shard.
-//   - Only accepted messages are counted (Messages, Recipients, Bytes,
-//     ByPeerIP, ByDomain); Connections counts every accepted TCP connection,
-//     including ones that never say EHLO.
+//     never per byte or per command; reply codes and transactions are
+//     per-shard atomics. A connection always uses the same shard. The
+//     delivered-address set (Config.TrackDuplicates only) is sharded by
+//     address, since a duplicate usually comes on another connection.
 //   - One Sink may serve many listeners at once (one per loopback address, say)
 //     and its counters are shared by all of them.
+//   - Close cuts Slow delays short, so it never waits SlowDelay.
+//
+// PipelinedTransactions counts transactions whose MAIL, RCPTs and DATA the
+// sink got in a single read from the socket (its connection wrapper counts
+// reads): a pipelining client on loopback scores one per message, one that
+// waits for each reply scores none.
 //
 // The reply to each RCPT and to each message's DATA goes through an
-// unexported hook (replier, see session.go), nil today: later behaviour
-// profiles (defer and bounce shares, added latency, 421 throttling) plug in
-// there without touching the counting path.
+// unexported hook (replier, see session.go); the script is the Sink's own,
+// and tests may plug in another without touching the counting path.
 //
-// It must never import another Sluice package, never store mail, and never
-// do per-byte work beyond reading the stream.
+// It must never import another Sluice package except bench/fakedns, never
+// store mail, and never do per-byte work beyond reading the stream.
 package sink

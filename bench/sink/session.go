@@ -9,13 +9,12 @@ import (
 )
 
 // replier decides the reply to each recipient and to each message. A nil
-// error accepts; an *smtp.SMTPError is sent as is (4xx defers, 5xx bounces,
-// 421 also makes go-smtp's client give up the connection). Implementations
-// may sleep to add latency and must be safe for concurrent use.
+// error accepts; an *smtp.SMTPError is sent as is (4xx defers, 5xx bounces).
+// After a 421 the session closes the connection, as RFC 5321 says a server
+// sending 421 does. Implementations may sleep to add latency and must be
+// safe for concurrent use.
 //
-// It is the seam for behaviour profiles (defer and bounce shares, latency,
-// 421 throttling); none exists yet, so Sink.reply is nil and the hot path
-// pays one nil check.
+// The Sink's own is script (behaviour.go); tests may plug in another.
 type replier interface {
 	// rcpt is asked once per RCPT TO, before it is counted.
 	rcpt(peer netip.Addr, from, to string) error
@@ -30,6 +29,7 @@ type backend struct{ s *Sink }
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	sess := &session{s: b.s}
 	nc := c.Conn()
+	sess.c, _ = nc.(*conn)
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		sess.peer = ap.Addr().Unmap()
 		sess.peerKey = sess.peer.String()
@@ -37,8 +37,8 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		sess.peerKey = nc.RemoteAddr().String()
 	}
 	var seq int64
-	if sc, ok := nc.(*conn); ok {
-		seq = sc.seq
+	if sess.c != nil {
+		seq = sess.c.seq
 	}
 	sess.shard = b.s.stats.shard(seq)
 	return sess, nil
@@ -48,45 +48,88 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 // connection's goroutine only.
 type session struct {
 	s       *Sink
+	c       *conn // nil only if the listener was not ours
 	peer    netip.Addr
 	peerKey string // peer.String(), computed once per connection
 	shard   *shard
 
-	from    string
-	to      []string // accepted recipients of this transaction
-	domains []string // their domains, lowercased; reused across transactions
+	from      string
+	mailReads int64    // c.reads when MAIL was handled
+	to        []string // accepted recipients of this transaction
+	domains   []string // their domains, lowercased; reused across transactions
 }
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if ss.closed() {
+		return errShuttingDown
+	}
 	ss.from = from
+	ss.shard.transactions.Add(1)
+	if ss.c != nil {
+		ss.mailReads = ss.c.reads
+	}
 	return nil
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if ss.closed() {
+		return errShuttingDown
+	}
 	if r := ss.s.reply; r != nil {
 		if err := r.rcpt(ss.peer, ss.from, to); err != nil {
+			ss.refuse(err, 451) // go-smtp's code for an error that is no SMTPError
 			return err
 		}
-		ss.to = append(ss.to, to) // only a replier needs the addresses
 	}
+	ss.shard.count(250)
+	ss.to = append(ss.to, to)
 	ss.domains = append(ss.domains, domainOf(to))
 	return nil
 }
 
 func (ss *session) Data(r io.Reader) error {
+	if ss.closed() {
+		return errShuttingDown
+	}
+	if ss.c != nil && ss.c.reads == ss.mailReads {
+		ss.shard.pipelined.Add(1) // MAIL through DATA came in one read
+	}
 	// io.Discard's ReadFrom uses pooled buffers: no allocation per message.
 	n, err := io.Copy(io.Discard, r)
+	if rp := ss.s.reply; err == nil && rp != nil {
+		err = rp.data(ss.peer, ss.from, ss.to, n)
+	}
 	if err != nil {
-		return err // go-smtp replies 552 for ErrDataTooLarge, 554 otherwise
+		ss.refuse(err, 554) // go-smtp replies 552 for ErrDataTooLarge, 554 otherwise
+		return err
 	}
-	if rp := ss.s.reply; rp != nil {
-		if err := rp.data(ss.peer, ss.from, ss.to, n); err != nil {
-			return err
-		}
-	}
+	ss.shard.count(250)
 	ss.s.stats.record(ss.shard, ss.peerKey, ss.domains, n)
+	if ss.s.cfg.TrackDuplicates {
+		ss.s.dups.add(ss.to)
+	}
 	return nil
 }
+
+// refuse counts the reply go-smtp will make of err (an *smtp.SMTPError's
+// code, else fallback) and, for 421, closes the connection once that reply
+// is written.
+func (ss *session) refuse(err error, fallback int) {
+	code := fallback
+	if se, ok := err.(*smtp.SMTPError); ok { // as go-smtp tests it: no unwrapping
+		code = se.Code
+	}
+	ss.shard.count(code)
+	if code == 421 && ss.c != nil {
+		ss.c.closeAfterWrite.Store(true)
+	}
+}
+
+// closed reports whether the connection is closed. NB: after a 421 go-smtp
+// still handles the commands already in its read buffer (a pipelining
+// client sends RCPTs and DATA behind the one refused); they get no reply
+// and must not be counted.
+func (ss *session) closed() bool { return ss.c != nil && ss.c.closed.Load() }
 
 func (ss *session) Reset() {
 	ss.from = ""

@@ -15,17 +15,24 @@ import (
 // closed.
 var ErrClosed = errors.New("sink: closed")
 
-// Sink is an SMTP server that accepts every message and counts it.
+// Sink is an SMTP server that accepts every message and counts it, or
+// answers RCPT as scripted by the recipient's local part (see Behaviour).
 // Its methods are safe for concurrent use.
 type Sink struct {
 	cfg   Config
 	log   *slog.Logger
 	srv   *smtp.Server
 	stats counters
+	dups  delivered // used only with cfg.TrackDuplicates
 
 	// reply decides the reply to RCPT and DATA; nil accepts everything.
-	// Set before the first Serve and never changed after (see replier).
-	reply replier
+	// New sets it to &script; set before the first Serve and never changed
+	// after (see replier).
+	reply  replier
+	script script
+
+	// done is closed by Close; it cuts Slow delays short.
+	done chan struct{}
 
 	// conns counts connections that are open; Close waits for it to drain.
 	conns sync.WaitGroup
@@ -42,8 +49,11 @@ type Sink struct {
 // It does not listen: call Serve or ListenAndServe.
 func New(cfg Config) *Sink {
 	cfg.SetDefaults()
-	s := &Sink{cfg: cfg, log: cfg.Logger}
+	s := &Sink{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
 	s.stats.init()
+	s.dups.init()
+	s.script.init(&cfg, s.done)
+	s.reply = &s.script
 	s.mu.listeners = make(map[net.Listener]struct{})
 	s.mu.conns = make(map[*conn]struct{})
 
@@ -103,6 +113,7 @@ func (s *Sink) Close() error {
 		return nil
 	}
 	s.mu.closed = true
+	close(s.done)
 	var err error
 	for l := range s.mu.listeners {
 		if cerr := l.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) && err == nil {
@@ -163,6 +174,30 @@ type conn struct {
 	s      *Sink
 	seq    int64 // 1-based accept order, picks the stats shard
 	closed atomic.Bool
+
+	// reads counts Read calls. Only the connection's goroutine reads, and
+	// only it looks at reads (session.Mail and Data), so it is a plain int.
+	reads int64
+
+	// closeAfterWrite makes the next Write close the connection once it has
+	// written: the session arms it when it answers 421, so that go-smtp
+	// writes the reply and then finds the connection gone.
+	// NB: go-smtp flushes each reply with one Write (they are far smaller
+	// than its 4 KiB buffer), so "the next Write" is the whole 421 reply.
+	closeAfterWrite atomic.Bool
+}
+
+func (c *conn) Read(b []byte) (int, error) {
+	c.reads++
+	return c.Conn.Read(b)
+}
+
+func (c *conn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if c.closeAfterWrite.Load() {
+		c.Close()
+	}
+	return n, err
 }
 
 func (c *conn) Close() error {

@@ -179,6 +179,45 @@ func TestSink_HTTP_StatsHealthzReset(t *testing.T) {
 	}
 }
 
+func TestSink_HTTP_BehaviourAndAcceptAll(t *testing.T) {
+	s, addr := testSink(t, Config{Behaviours: true})
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	post := func(path string, want int) {
+		t.Helper()
+		resp, err := ts.Client().Post(ts.URL+path, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("POST %s = %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	post("/behaviour?prefix=defer&reply=explode", http.StatusBadRequest)
+	post("/accept-all?on=maybe", http.StatusBadRequest)
+
+	post("/behaviour?prefix=defer&reply=accept", http.StatusNoContent)
+	if err := send(t, addr, []string{"defer@a.test"}, "x\r\n"); err != nil {
+		t.Errorf("defer@ after POST /behaviour: %v", err)
+	}
+	post("/accept-all?on=true", http.StatusNoContent)
+	if err := send(t, addr, []string{"bounce@a.test"}, "x\r\n"); err != nil {
+		t.Errorf("bounce@ after POST /accept-all: %v", err)
+	}
+
+	var raw map[string]any
+	getJSON(t, ts.Client(), ts.URL+"/stats", &raw)
+	for _, k := range []string{"by_code", "transactions", "pipelined_transactions", "duplicates", "connections"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("/stats has no %s", k)
+		}
+	}
+	if got := raw["by_code"].(map[string]any)["250"]; got != 4.0 {
+		t.Errorf("by_code 250 = %v, want 4", got)
+	}
+}
+
 func getJSON(t *testing.T, cl *http.Client, url string, v any) {
 	t.Helper()
 	resp, err := cl.Get(url)
@@ -304,7 +343,8 @@ func TestDomainOf(t *testing.T) {
 func TestConfig_DefaultsAndValidate(t *testing.T) {
 	var c Config
 	c.SetDefaults()
-	if c.Hostname != DefaultHostname || c.MaxMessageBytes != 100<<20 || c.Timeout != DefaultTimeout || c.Logger == nil {
+	if c.Hostname != DefaultHostname || c.MaxMessageBytes != 100<<20 || c.Timeout != DefaultTimeout ||
+		c.SlowDelay != DefaultSlowDelay || c.Logger == nil || c.Behaviours || c.TrackDuplicates {
 		t.Errorf("defaults = %+v", c)
 	}
 	for _, tc := range []struct {
@@ -315,6 +355,7 @@ func TestConfig_DefaultsAndValidate(t *testing.T) {
 		{"defaults", Config{}, true},
 		{"negative max bytes", Config{MaxMessageBytes: -1}, false},
 		{"negative timeout", Config{Timeout: -1}, false},
+		{"negative slow delay", Config{SlowDelay: -1}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.SetDefaults()

@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,20 @@ type Stats struct {
 	// ActiveConnections is the number of connections open now; Reset leaves
 	// it alone.
 	ActiveConnections int64 `json:"active_connections"`
+	// Transactions is the number of MAIL FROM commands accepted.
+	Transactions int64 `json:"transactions"`
+	// PipelinedTransactions is the number of transactions whose MAIL, RCPTs
+	// and DATA commands the sink got in one read from the socket: a client
+	// that pipelines (RFC 2920) over a fast link scores one per message.
+	PipelinedTransactions int64 `json:"pipelined_transactions"`
+	// ByCode counts the sink's replies to RCPT and to the end of DATA by
+	// reply code ("250", "451", "421", "550", "552", ...). Replies go-smtp
+	// makes itself (syntax errors, commands out of order) are not counted.
+	ByCode map[string]int64 `json:"by_code"`
+	// Duplicates is the number of distinct recipient addresses (domain
+	// lowercased) in more than one accepted message; always 0 unless
+	// Config.TrackDuplicates.
+	Duplicates int64 `json:"duplicates"`
 	// ByPeerIP counts accepted messages per client IP address.
 	ByPeerIP map[string]int64 `json:"by_peer_ip"`
 	// ByDomain counts recipients of accepted messages per RCPT domain,
@@ -33,6 +48,12 @@ type Stats struct {
 	// that span is positive.
 	MessagesPerSecond float64 `json:"messages_per_second"`
 }
+
+// Reply codes are counted in an array indexed by code-minCode.
+const (
+	minCode = 200
+	maxCode = 599
+)
 
 // nShards spreads the per-peer and per-domain maps so that concurrent
 // connections rarely share a mutex. A connection sticks to one shard.
@@ -53,7 +74,18 @@ type shard struct {
 	mu       sync.Mutex
 	byPeer   map[string]int64
 	byDomain map[string]int64
-	_        [64]byte // keep neighbouring shards' mutexes off one cache line
+
+	transactions, pipelined atomic.Int64
+	codes                   [maxCode - minCode + 1]atomic.Int64
+
+	_ [64]byte // keep neighbouring shards' mutexes off one cache line
+}
+
+// count counts one reply with code; codes outside 200-599 are not counted.
+func (sh *shard) count(code int) {
+	if code >= minCode && code <= maxCode {
+		sh.codes[code-minCode].Add(1)
+	}
 }
 
 func (c *counters) init() {
@@ -100,9 +132,18 @@ func (s *Sink) Stats() Stats {
 		ActiveConnections: c.active.Load(),
 		ByPeerIP:          make(map[string]int64),
 		ByDomain:          make(map[string]int64),
+		ByCode:            make(map[string]int64),
+		Duplicates:        s.dups.n.Load(),
 	}
 	for i := range c.shards {
 		sh := &c.shards[i]
+		st.Transactions += sh.transactions.Load()
+		st.PipelinedTransactions += sh.pipelined.Load()
+		for j := range sh.codes {
+			if n := sh.codes[j].Load(); n != 0 {
+				st.ByCode[strconv.Itoa(j+minCode)] += n
+			}
+		}
 		sh.mu.Lock()
 		for k, v := range sh.byPeer {
 			st.ByPeerIP[k] += v
@@ -122,7 +163,8 @@ func (s *Sink) Stats() Stats {
 	return st
 }
 
-// Reset zeroes every counter except ActiveConnections.
+// Reset zeroes every counter except ActiveConnections, and forgets the
+// delivered addresses kept for Duplicates.
 func (s *Sink) Reset() {
 	c := &s.stats
 	c.messages.Store(0)
@@ -133,9 +175,15 @@ func (s *Sink) Reset() {
 	c.last.Store(0)
 	for i := range c.shards {
 		sh := &c.shards[i]
+		sh.transactions.Store(0)
+		sh.pipelined.Store(0)
+		for j := range sh.codes {
+			sh.codes[j].Store(0)
+		}
 		sh.mu.Lock()
 		clear(sh.byPeer)
 		clear(sh.byDomain)
 		sh.mu.Unlock()
 	}
+	s.dups.reset()
 }

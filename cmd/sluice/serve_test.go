@@ -35,7 +35,7 @@ func TestServe_CheckConfig_PrintsEffectiveConfig(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"max_message_size: 50MiB", "smtp: 127.0.0.1:2525", "127.0.0.0/8", "bounce_after: 72h0m0s"} {
+	for _, want := range []string{"max_message_size: 50MiB", "smtp: 127.0.0.1:2525", "127.0.0.0/8", "bounce_after: 96h0m0s"} {
 		if !contains(out, want) {
 			t.Errorf("effective config lacks %q:\n%s", want, out)
 		}

@@ -1,0 +1,40 @@
+package sink
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/sluice-mta/sluice/bench/fakedns"
+)
+
+// DNSSuffix is the tree of names StartDNS answers: every domain under .test.
+const DNSSuffix = "test"
+
+// StartDNS starts a fakedns server on addr ("127.0.0.1:5353") that sends
+// mail for every domain under .test to the sink listening on sinkAddr: in
+// synthetic mode (fakedns.Server.Synthetic) domain d gets MX mx.<d>, or with
+// mxHosts > 0 one of mxHosts shared hosts mx<k>.test, and every such host
+// resolves to sinkAddr's IP. An unspecified IP (a sink listening on ":2526"
+// or "0.0.0.0:2526") resolves to 127.0.0.1. The caller closes the server.
+func StartDNS(addr string, mxHosts int, sinkAddr net.Addr) (*fakedns.Server, error) {
+	if mxHosts < 0 {
+		return nil, fmt.Errorf("sink: dns: mxHosts %d is negative (0 means one MX per domain)", mxHosts)
+	}
+	ap, err := netip.ParseAddrPort(sinkAddr.String())
+	if err != nil {
+		return nil, fmt.Errorf("sink: dns: sink address %s: %w", sinkAddr, err)
+	}
+	ip := ap.Addr().Unmap()
+	if ip.IsUnspecified() {
+		// NB: Go reports every wildcard listener as [::], which also accepts
+		// IPv4, so 127.0.0.1 reaches it whichever it was.
+		ip = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	}
+	srv, err := fakedns.Start(addr)
+	if err != nil {
+		return nil, fmt.Errorf("sink: dns: %w", err)
+	}
+	srv.Synthetic(DNSSuffix, mxHosts, ip)
+	return srv, nil
+}

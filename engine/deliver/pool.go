@@ -1,0 +1,352 @@
+package deliver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sluice-mta/sluice/engine/deliver/client"
+)
+
+// ErrClosed is returned by Submit after Close.
+var ErrClosed = errors.New("deliver: pool closed")
+
+// Limits bound one (vmta, site) pool.
+type Limits struct {
+	// MaxConnections is max_smtp_out: concurrent connections. Default 20.
+	MaxConnections int
+	// MaxMessagesPerConnection is max_msg_per_connection: transactions on one
+	// connection before it is closed with QUIT and a new one opened. Default 1000.
+	MaxMessagesPerConnection int
+	// IdleTimeout is how long an idle connection is kept before QUIT.
+	// Default 5s.
+	IdleTimeout time.Duration
+	// QueueLength is the ready queue's capacity in jobs; Submit blocks when it
+	// is full. Default 4 × MaxConnections.
+	QueueLength int
+}
+
+// SetDefaults fills zero fields.
+func (l *Limits) SetDefaults() {
+	if l.MaxConnections <= 0 {
+		l.MaxConnections = 20
+	}
+	if l.MaxMessagesPerConnection <= 0 {
+		l.MaxMessagesPerConnection = 1000
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = 5 * time.Second
+	}
+	if l.QueueLength <= 0 {
+		l.QueueLength = 4 * l.MaxConnections
+	}
+}
+
+// Options configure a Pool.
+type Options struct {
+	// Client are the SMTP client options (timeouts, TLS policy); HELO and
+	// LocalAddr are set per job.
+	Client client.Options
+	// Limits returns the limits of a (vmta, site) pool; nil means defaults.
+	// It is called once, when the site's pool is created.
+	Limits func(vmta, site string) Limits
+	// Logger receives connection-level events. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Pool holds the connection pools of every (vmta, site).
+type Pool struct {
+	opts   Options
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	sites  map[siteKey]*site
+	closed bool
+}
+
+type siteKey struct{ vmta, site string }
+
+// NewPool returns an empty pool; sites are created on first use.
+func NewPool(opts Options) *Pool {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Pool{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, sites: map[siteKey]*site{}}
+}
+
+// Submit queues job on its (vmta, site) ready queue, blocking while that
+// queue is full or until ctx ends. After a nil return, job.Done will be
+// called exactly once.
+func (p *Pool) Submit(ctx context.Context, job *Job) error {
+	s, err := p.site(job.VMTA, job.Plan.Site)
+	if err != nil {
+		return err
+	}
+	return s.submit(ctx, job)
+}
+
+func (p *Pool) site(vmta, name string) (*site, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	k := siteKey{vmta, name}
+	s := p.sites[k]
+	if s == nil {
+		lim := Limits{}
+		if p.opts.Limits != nil {
+			lim = p.opts.Limits(vmta, name)
+		}
+		lim.SetDefaults()
+		s = &site{pool: p, key: k, limits: lim, jobs: make(chan *Job, lim.QueueLength)}
+		p.sites[k] = s
+	}
+	return s, nil
+}
+
+// SiteStats describes one (vmta, site) pool.
+type SiteStats struct {
+	VMTA, Site  string
+	Connections int // open or opening
+	Queued      int // jobs in the ready queue
+}
+
+// Stats lists every site pool.
+func (p *Pool) Stats() []SiteStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]SiteStats, 0, len(p.sites))
+	for k, s := range p.sites {
+		s.mu.Lock()
+		out = append(out, SiteStats{VMTA: k.vmta, Site: k.site, Connections: s.conns, Queued: len(s.jobs)})
+		s.mu.Unlock()
+	}
+	return out
+}
+
+// Close stops accepting jobs, fails the queued ones as temporary, closes
+// idle connections with QUIT and waits for connection goroutines, which
+// finish the transaction they are in unless ctx ends first.
+func (p *Pool) Close(ctx context.Context) error {
+	p.mu.Lock()
+	p.closed = true
+	sites := make([]*site, 0, len(p.sites))
+	for _, s := range p.sites {
+		sites = append(sites, s)
+	}
+	p.mu.Unlock()
+	for _, s := range sites {
+		s.close()
+	}
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		p.cancel() // abort transactions in flight; their jobs report failure
+		<-done
+		return ctx.Err()
+	}
+}
+
+// site is one (vmta, site) pool: a ready queue and the goroutines that own
+// its connections.
+type site struct {
+	pool   *Pool
+	key    siteKey
+	limits Limits
+	jobs   chan *Job
+
+	mu      sync.Mutex
+	conns   int  // connection goroutines running
+	idle    int  // of which waiting for a job
+	closing bool // no new jobs; goroutines drain and exit
+}
+
+func (s *site) submit(ctx context.Context, job *Job) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	spawn := s.idle == 0 && s.conns < s.limits.MaxConnections
+	if spawn {
+		s.conns++
+		s.pool.wg.Add(1)
+	}
+	s.mu.Unlock()
+	if spawn {
+		go s.run()
+	}
+	select {
+	case s.jobs <- job:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *site) close() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	// Fail whatever is still queued; connection goroutines see closing.
+	for {
+		select {
+		case job := <-s.jobs:
+			job.Done(failAll(len(job.Tx.To), localTemp("4.3.2", "delivery stopped: engine shutting down"), ErrClosed))
+		default:
+			return
+		}
+	}
+}
+
+// run is one connection's goroutine: it takes jobs until idle for
+// IdleTimeout or the site closes.
+func (s *site) run() {
+	defer s.pool.wg.Done()
+	var c *client.Conn
+	sent := 0
+	defer func() {
+		if c != nil {
+			_ = c.Quit()
+		}
+		s.mu.Lock()
+		s.conns--
+		s.mu.Unlock()
+	}()
+	idle := time.NewTimer(s.limits.IdleTimeout)
+	defer idle.Stop()
+	for {
+		var job *Job
+		select {
+		case job = <-s.jobs:
+		default:
+			s.mu.Lock()
+			if s.closing {
+				s.mu.Unlock()
+				return
+			}
+			s.idle++
+			s.mu.Unlock()
+			idle.Reset(s.limits.IdleTimeout)
+			select {
+			case job = <-s.jobs:
+			case <-idle.C:
+			case <-s.pool.ctx.Done():
+			}
+			s.mu.Lock()
+			s.idle--
+			s.mu.Unlock()
+			if job == nil {
+				return
+			}
+		}
+		if c != nil && (c.Err() != nil || sent >= s.limits.MaxMessagesPerConnection) {
+			_ = c.Quit()
+			c, sent = nil, 0
+		}
+		if c == nil {
+			var res *Result
+			c, res = s.dial(job)
+			if c == nil {
+				job.Done(res)
+				continue
+			}
+		}
+		job.Done(s.send(c, job))
+		sent++
+	}
+}
+
+// dial tries the plan's hosts in order, each of their addresses, and returns
+// the first connection, or a Result failing the job.
+func (s *site) dial(job *Job) (*client.Conn, *Result) {
+	opts := s.pool.opts.Client
+	opts.HELO = job.HELO
+	opts.LocalAddr = job.Source
+	var lastErr error
+	tried := 0
+	for _, h := range job.Plan.Hosts {
+		for _, a := range h.Addrs {
+			if job.Source.IsValid() && job.Source.Is4() != a.Is4() {
+				continue // a v4 source cannot reach a v6 host, and back
+			}
+			tried++
+			addr := net.JoinHostPort(a.String(), strconv.Itoa(h.Port))
+			c, err := client.Dial(s.pool.ctx, addr, h.Name, opts)
+			if err == nil {
+				return c, nil
+			}
+			lastErr = fmt.Errorf("%s [%s]: %w", h.Name, a, err)
+			s.pool.log.Debug("connect failed", "vmta", job.VMTA, "site", job.Plan.Site, "host", h.Name, "ip", a, "err", err)
+			var re *client.ReplyError
+			if errors.As(err, &re) && re.Reply.Permanent() && re.Command == "greeting" {
+				// A 554 greeting means "no service here for you": try the next host.
+				continue
+			}
+		}
+	}
+	if tried == 0 {
+		lastErr = fmt.Errorf("no MX host of %s has an address of the source IP's family", job.Plan.Domain)
+	}
+	return nil, failAll(len(job.Tx.To), localTemp("4.4.1", "connection failed: "+errString(lastErr)), lastErr)
+}
+
+func (s *site) send(c *client.Conn, job *Job) *Result {
+	res, err := c.Send(s.pool.ctx, &job.Tx)
+	host, ip := hostIP(c, job)
+	if err != nil {
+		r := failAll(len(job.Tx.To), localTemp("4.4.2", "connection lost: "+err.Error()), err)
+		r.Host, r.IP = host, ip
+		return r
+	}
+	out := &Result{Replies: make([]client.Reply, len(job.Tx.To)), Host: host, IP: ip, TLS: c.TLS()}
+	for i := range out.Replies {
+		out.Replies[i] = res.Outcome(i)
+	}
+	return out
+}
+
+func hostIP(c *client.Conn, job *Job) (string, string) {
+	ip := ""
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		ip = ap.Addr().String()
+	}
+	for _, h := range job.Plan.Hosts {
+		for _, a := range h.Addrs {
+			if a.String() == ip {
+				return h.Name, ip
+			}
+		}
+	}
+	return "", ip
+}
+
+func localTemp(enhanced, text string) client.Reply {
+	return client.Reply{Code: 451, Enhanced: enhanced, Text: text, Local: true}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "no host to try"
+	}
+	return err.Error()
+}
+
+// TLSConfigFor is a helper for callers that want certificate checks against
+// a custom root pool (tests).
+func TLSConfigFor(roots *tls.Config) *tls.Config { return roots }
