@@ -106,6 +106,9 @@ type TLS struct {
 // Delivery configures outbound delivery. The limits apply per (vmta,
 // site): per source IP and receiving MX site.
 type Delivery struct {
+	// Hold keeps all mail queued and delivers nothing (maintenance, or a
+	// node that only accepts). Default false.
+	Hold bool `yaml:"hold"`
 	// HELO is the name sent in EHLO; "" = the host name. (Virtual MTAs will
 	// carry their own.)
 	HELO string `yaml:"helo"`

@@ -5,21 +5,37 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-mta/sluice/configs"
+	"github.com/sluice-mta/sluice/engine/acct"
+	"github.com/sluice-mta/sluice/engine/deliver"
+	"github.com/sluice-mta/sluice/engine/deliver/mx"
+	"github.com/sluice-mta/sluice/engine/queue"
 	"github.com/sluice-mta/sluice/engine/spool"
 )
+
+// domainOf returns the lowercased domain of an address.
+func domainOf(addr string) string {
+	return strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
+}
 
 // Deps are the engine's seams for time and I/O. Zero fields get the real
 // thing.
 type Deps struct {
 	// Clock returns the current time. Default time.Now.
 	Clock func() time.Time
+	// SchedClock drives the scheduler's timers; it must agree with Clock.
+	// Default queue.RealClock. Tests pass a queue.ManualClock for both.
+	SchedClock queue.Clock
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
+	// NoDelivery leaves mail queued (tools and tests of injection alone).
+	NoDelivery bool
 }
 
 // Engine is a running Sluice node's core. It is safe for concurrent use.
@@ -33,6 +49,23 @@ type Engine struct {
 	maxRecipients   int
 	maxMessageBytes int64
 	bounceAfter     time.Duration
+	retryAfter      []time.Duration
+	batchSize       int
+	maxRcptPerMsg   int
+	hostname        string
+	vmta            defaultVMTA
+
+	// Delivery (see delivery.go).
+	sched        *queue.Scheduler
+	resolver     *mx.Resolver
+	pool         *deliver.Pool
+	acct         *acct.Log
+	dstate       deliveryState
+	results      chan resultItem
+	resultsWG    sync.WaitGroup
+	bg           sync.WaitGroup
+	stopDelivery context.CancelFunc
+	dispatchCtx  context.Context
 }
 
 // New opens the spool named by cfg (recovering every pending recipient) and
@@ -75,11 +108,23 @@ func New(cfg *configs.Config, deps Deps) (*Engine, error) {
 	e.metrics = newMetrics(e)
 	st := sp.Stats()
 	e.log.Info("spool recovered", "dir", cfg.Spool.Dir, "messages", st.Messages, "recipients", st.Recipients)
+	if err := e.setupDelivery(cfg, deps); err != nil {
+		_ = sp.Close()
+		return nil, err
+	}
 	return e, nil
 }
 
-// Close closes the spool. Submit must not be called after Close.
+// Close stops delivery (transactions in flight get up to 30 s to finish),
+// flushes the accounting log and closes the spool. Submit must not be
+// called after Close.
 func (e *Engine) Close() error {
+	e.waitDelivery(30 * time.Second)
+	if e.acct != nil {
+		if err := e.acct.Close(); err != nil {
+			e.log.Warn("accounting close", "err", err)
+		}
+	}
 	return e.spool.Close()
 }
 
@@ -116,6 +161,12 @@ func (e *Engine) Submit(ctx context.Context, env Envelope, body []byte) (string,
 			Source:     env.Source,
 			ReceivedAt: now,
 			ExpiresAt:  now.Add(e.bounceAfter),
+			Body8Bit:   env.Body8Bit,
+			SMTPUTF8:   env.SMTPUTF8,
+			DSNRet:     env.DSNRet,
+			EnvID:      env.EnvID,
+			Notify:     env.Notify,
+			ORcpt:      env.ORcpt,
 		},
 		Recipients: env.To,
 		Body:       body,
@@ -127,6 +178,16 @@ func (e *Engine) Submit(ctx context.Context, env Envelope, body []byte) (string,
 	e.metrics.receivedMessages.Inc()
 	e.metrics.receivedRecipients.Add(float64(len(env.To)))
 	e.metrics.receivedBytes.Add(float64(len(body)))
+	if e.sched != nil {
+		seen := map[string]bool{}
+		for _, rcpt := range env.To {
+			d := domainOf(rcpt)
+			if !seen[d] {
+				seen[d] = true
+				e.sched.Schedule(queue.Key{VMTA: vmta, Domain: d}, now)
+			}
+		}
+	}
 	return id, nil
 }
 

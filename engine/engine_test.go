@@ -30,7 +30,7 @@ func testEngine(t *testing.T, mutate func(*configs.Config)) (*Engine, *configs.C
 	if mutate != nil {
 		mutate(cfg)
 	}
-	e, err := New(cfg, Deps{Logger: slog.New(slog.DiscardHandler), Clock: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }})
+	e, err := New(cfg, Deps{NoDelivery: true, Logger: slog.New(slog.DiscardHandler), Clock: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }})
 	if err != nil {
 		t.Fatal(err)
 	}

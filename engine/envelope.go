@@ -25,6 +25,14 @@ type Envelope struct {
 	VMTA, Pool, Campaign, Tenant string
 	// Source describes the injector for logs, e.g. "smtp 127.0.0.1 user=bob".
 	Source string
+	// Body8Bit and SMTPUTF8 record what the injector declared (BODY=8BITMIME,
+	// SMTPUTF8); delivery asks the receiver for the same.
+	Body8Bit, SMTPUTF8 bool
+	// DSNRet ("FULL" or "HDRS") and EnvID are RFC 3461's RET and ENVID.
+	DSNRet, EnvID string
+	// Notify and ORcpt are RFC 3461's per-recipient NOTIFY and ORCPT,
+	// index-aligned with To; nil when none was given.
+	Notify, ORcpt []string
 }
 
 // maxAddressLen is RFC 5321's limit on a path (4.5.3.1.3) less the brackets.

@@ -44,6 +44,12 @@ func (s smtpSubmitter) Submit(ctx context.Context, env *receive.Envelope, body [
 		Pool:     env.Pool,
 		Campaign: env.Campaign,
 		Source:   source,
+		Body8Bit: env.Body8Bit,
+		SMTPUTF8: env.UTF8,
+		DSNRet:   env.DSNRet,
+		EnvID:    env.EnvID,
+		Notify:   env.Notify,
+		ORcpt:    env.ORcpt,
 	}, body)
 	if err != nil {
 		s.e.log.Warn("smtp submit refused", "client", env.ClientIP, "err", err)

@@ -38,7 +38,7 @@ func TestCrash_KillDuringInjection_EveryAckedMessageSurvives(t *testing.T) {
 	}
 	dir := t.TempDir()
 	smtpAddr, httpAddr := freeAddr(t), freeAddr(t)
-	config := writeConfig(t, dir, smtpAddr, httpAddr, "")
+	config := writeConfig(t, dir, smtpAddr, httpAddr, "delivery: {hold: true}\n")
 	acked := map[string]int{} // queue ID -> recipients
 	for cycle := 0; cycle < cycles; cycle++ {
 		n := startNode(t, dir, config, smtpAddr, httpAddr)

@@ -57,7 +57,7 @@ func TestHelp_EverySubcommand(t *testing.T) {
 func TestServe_InjectRestartInspect(t *testing.T) {
 	dir := t.TempDir()
 	smtpAddr, httpAddr := freeAddr(t), freeAddr(t)
-	config := writeConfig(t, dir, smtpAddr, httpAddr, "")
+	config := writeConfig(t, dir, smtpAddr, httpAddr, "delivery: {hold: true}\n")
 	n := startNode(t, dir, config, smtpAddr, httpAddr)
 
 	out, stderr, code := runSluice(t, "inject", "--to-smtp", smtpAddr, "--count", "200", "--concurrency", "8",

@@ -29,6 +29,11 @@ type Envelope struct {
 	UTF8 bool
 	// Body8Bit reports BODY=8BITMIME.
 	Body8Bit bool
+	// DSNRet and EnvID are MAIL's RET= ("FULL", "HDRS") and ENVID= (RFC 3461).
+	DSNRet, EnvID string
+	// Notify and ORcpt are each RCPT's NOTIFY= (comma-separated keywords) and
+	// ORCPT= address, index-aligned with To; nil when no RCPT carried either.
+	Notify, ORcpt []string
 	// ReceivedID is the id this server wrote into the message's Received:
 	// header (and logs); the Submitter may adopt it as its queue ID.
 	ReceivedID string

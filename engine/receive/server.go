@@ -79,6 +79,7 @@ func NewServer(cfg Config, sub Submitter) (*Server, error) {
 	ss.ReadTimeout = cfg.CommandTimeout
 	ss.WriteTimeout = cfg.CommandTimeout
 	ss.EnableSMTPUTF8 = true
+	ss.EnableDSN = true
 	ss.ErrorLog = errorLog{s.log}
 	s.smtp = ss
 	return s, nil

@@ -70,6 +70,10 @@ type transaction struct {
 	rcpts      []string
 	utf8       bool
 	body8      bool
+	ret, envID string
+	notify     []string // per recipient, "" when not given
+	orcpt      []string // per recipient, "" when not given
+	dsn        bool     // some recipient carried NOTIFY or ORCPT
 }
 
 // reject returns e, after counting it towards MaxBadCommands when the
@@ -103,13 +107,17 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		return s.reject(&smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
 			Message: fmt.Sprintf("Sender address <%s> is not allowed for user %s", from, u.Name)})
 	}
-	s.mu.txn = &transaction{from: from, helo: s.c.Hostname(),
-		utf8: opts != nil && opts.UTF8, body8: opts != nil && opts.Body == smtp.Body8BitMIME}
+	t := &transaction{from: from, helo: s.c.Hostname()}
+	if opts != nil {
+		t.utf8, t.body8 = opts.UTF8, opts.Body == smtp.Body8BitMIME
+		t.ret, t.envID = strings.ToUpper(string(opts.Return)), opts.EnvelopeID
+	}
+	s.mu.txn = t
 	return nil
 }
 
 // Rcpt implements smtp.Session. Without AUTH only relay networks may inject.
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if s.srv.draining.Load() {
 		return errShuttingDown
 	}
@@ -121,7 +129,23 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if s.mu.user == nil && !s.relay {
 		return s.reject(errRelayDenied)
 	}
-	s.mu.txn.rcpts = append(s.mu.txn.rcpts, to)
+	t := s.mu.txn
+	t.rcpts = append(t.rcpts, to)
+	notify, orcpt := "", ""
+	if opts != nil {
+		for i, n := range opts.Notify {
+			if i > 0 {
+				notify += ","
+			}
+			notify += string(n)
+		}
+		if opts.OriginalRecipient != "" {
+			orcpt = opts.OriginalRecipient
+		}
+	}
+	t.notify = append(t.notify, notify)
+	t.orcpt = append(t.orcpt, orcpt)
+	t.dsn = t.dsn || notify != "" || orcpt != ""
 	return nil
 }
 
@@ -247,7 +271,10 @@ func (s *session) envelope() (*Envelope, error) {
 		return nil, s.reject(&smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address not allowed"})
 	}
 	env := &Envelope{From: t.from, To: slices.Clone(t.rcpts), ClientIP: s.conn.ip, HELO: t.helo,
-		TLS: s.tls, UTF8: t.utf8, Body8Bit: t.body8}
+		TLS: s.tls, UTF8: t.utf8, Body8Bit: t.body8, DSNRet: t.ret, EnvID: t.envID}
+	if t.dsn {
+		env.Notify, env.ORcpt = slices.Clone(t.notify), slices.Clone(t.orcpt)
+	}
 	if u != nil {
 		env.AuthUser = u.Name
 	}

@@ -113,8 +113,32 @@ func encodeEnvelope(e *storedEnvelope) []byte {
 	b = binary.AppendVarint(b, msOf(e.ReceivedAt))
 	b = binary.AppendVarint(b, msOf(e.ExpiresAt))
 	b = binary.AppendUvarint(b, uint64(e.bodySize))
-	return binary.AppendUvarint(b, uint64(e.nrcpt))
+	b = binary.AppendUvarint(b, uint64(e.nrcpt))
+	// Optional tail (absent in the oldest v1 values): flags, DSN fields.
+	var flags byte
+	if e.Body8Bit {
+		flags |= flag8Bit
+	}
+	if e.SMTPUTF8 {
+		flags |= flagUTF8
+	}
+	b = append(b, flags)
+	b = appendStr(b, e.DSNRet)
+	b = appendStr(b, e.EnvID)
+	for _, list := range [][]string{e.Notify, e.ORcpt} {
+		b = binary.AppendUvarint(b, uint64(len(list)))
+		for _, v := range list {
+			b = appendStr(b, v)
+		}
+	}
+	return b
 }
+
+// Envelope flag bits.
+const (
+	flag8Bit byte = 1 << iota
+	flagUTF8
+)
 
 func decodeEnvelope(v []byte) (storedEnvelope, error) {
 	d := decoder{b: v}
@@ -125,6 +149,23 @@ func decodeEnvelope(v []byte) (storedEnvelope, error) {
 	e.ExpiresAt = timeOf(d.varint())
 	e.bodySize = int64(d.uvarint())
 	e.nrcpt = uint32(d.uvarint())
+	e.BodySize = e.bodySize
+	if d.err == nil && len(d.b) > 0 {
+		flags := d.b[0]
+		d.b = d.b[1:]
+		e.Body8Bit, e.SMTPUTF8 = flags&flag8Bit != 0, flags&flagUTF8 != 0
+		e.DSNRet, e.EnvID = d.str(), d.str()
+		for _, list := range []*[]string{&e.Notify, &e.ORcpt} {
+			n := d.uvarint()
+			if n > uint64(len(d.b)) {
+				d.err = errCorrupt
+				break
+			}
+			for i := uint64(0); i < n && d.err == nil; i++ {
+				*list = append(*list, d.str())
+			}
+		}
+	}
 	return e, d.err
 }
 

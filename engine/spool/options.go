@@ -14,8 +14,6 @@ const (
 	DefaultBallastSize = 256 << 20
 	// DefaultMemTableSize is the Pebble memtable size (bytes).
 	DefaultMemTableSize = 64 << 20
-	// DefaultBlobMinSize is the smallest value (bytes) Pebble moves to blob files.
-	DefaultBlobMinSize = 4 << 10
 	// DefaultFreeSpaceInterval is how long (wall time) a free-space reading is reused.
 	DefaultFreeSpaceInterval = time.Second
 )
@@ -69,11 +67,11 @@ type Options struct {
 	// Pebble stalls writes. Default 4.
 	MemTableStopWritesThreshold int
 
-	// BlobMinSize turns on Pebble's value separation: at flush, values of at least this
-	// many bytes (message bodies) go to blob files, so compactions rewrite only keys and
-	// small values, not bodies that wait for a retry. Sustained 100 KB Puts went from
-	// ~2,600/s to ~4,200/s (BENCH.md). Default 4 KiB (DefaultBlobMinSize); negative
-	// turns value separation off.
+	// BlobMinSize, when > 0, turns on Pebble's (experimental) value separation: at
+	// flush, values of at least this many bytes (message bodies) go to blob files, so
+	// compactions rewrite only keys and small values. Measured, it was within noise of
+	// the 64 MiB memtable alone for Put (BENCH.md), so it is off by default; consider
+	// 4096 for a spool that holds a large deferred backlog. Default 0 (off).
 	BlobMinSize int
 }
 
@@ -100,9 +98,6 @@ func (o *Options) EnsureDefaults() *Options {
 	if o.MemTableStopWritesThreshold == 0 {
 		o.MemTableStopWritesThreshold = 4
 	}
-	if o.BlobMinSize == 0 {
-		o.BlobMinSize = DefaultBlobMinSize
-	}
 	return o
 }
 
@@ -116,6 +111,9 @@ func (o *Options) Validate() error {
 	}
 	if o.MemTableStopWritesThreshold < 2 {
 		return errors.New("spool: options: MemTableStopWritesThreshold must be at least 2")
+	}
+	if o.BlobMinSize < 0 {
+		return errors.New("spool: options: BlobMinSize must not be negative")
 	}
 	return nil
 }

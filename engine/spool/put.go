@@ -23,6 +23,31 @@ type Envelope struct {
 	Source     string    // where it came from, e.g. "smtp 127.0.0.1 user=bob"
 	ReceivedAt time.Time // when accepted; zero -> Clock() at Put (ms precision)
 	ExpiresAt  time.Time // absolute bounce_after deadline of every recipient (ms precision)
+
+	// Body8Bit and SMTPUTF8 are what the injector declared (BODY=8BITMIME,
+	// SMTPUTF8); delivery asks the receiver for the same.
+	Body8Bit, SMTPUTF8 bool
+	// DSNRet ("FULL" or "HDRS", "" = not given) and EnvID are RFC 3461's RET
+	// and ENVID.
+	DSNRet, EnvID string
+	// Notify and ORcpt are RFC 3461's per-recipient NOTIFY and ORCPT,
+	// index-aligned with the recipients; nil when none was given.
+	Notify, ORcpt []string
+
+	// BodySize is the stored body's size in bytes; set by the spool on read,
+	// ignored by Put.
+	BodySize int64
+}
+
+// RecipientDSN returns recipient idx's NOTIFY and ORCPT ("" when not given).
+func (e *Envelope) RecipientDSN(idx int) (notify, orcpt string) {
+	if idx < len(e.Notify) {
+		notify = e.Notify[idx]
+	}
+	if idx < len(e.ORcpt) {
+		orcpt = e.ORcpt[idx]
+	}
+	return notify, orcpt
 }
 
 // NewMessage is a message to store.

@@ -46,10 +46,10 @@ func BenchmarkPutVariants(b *testing.B) {
 		mod     func(*Options)
 		bodyLog bool
 	}{
-		{"mem4MiB", func(o *Options) { o.MemTableSize, o.MemTableStopWritesThreshold, o.BlobMinSize = 4<<20, 2, -1 }, false},
-		{"mem64MiB", func(o *Options) { o.BlobMinSize = -1 }, false},
+		{"mem4MiB", func(o *Options) { o.MemTableSize, o.MemTableStopWritesThreshold = 4<<20, 2 }, false},
+		{"mem64MiB", func(o *Options) {}, false}, // the defaults
 		{"mem64MiB+blob", func(o *Options) { o.BlobMinSize = 4 << 10 }, false},
-		{"bodylog", func(o *Options) { o.BlobMinSize = -1 }, true},
+		{"bodylog", func(o *Options) {}, true},
 	}
 	for _, v := range variants {
 		for _, size := range benchBodies {

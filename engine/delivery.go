@@ -1,0 +1,449 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/sluice-mta/sluice/engine/acct"
+	"github.com/sluice-mta/sluice/engine/deliver"
+	"github.com/sluice-mta/sluice/engine/deliver/client"
+	"github.com/sluice-mta/sluice/engine/deliver/mx"
+	"github.com/sluice-mta/sluice/engine/queue"
+	"github.com/sluice-mta/sluice/engine/spool"
+)
+
+// The delivery loop, end to end:
+//
+//	dispatcher: k := sched.Next()                      (a due (vmta, domain) queue)
+//	            batch := spool.Due(k, now) less in-flight recipients
+//	            go route(k, batch)
+//	route:      expired recipients bounce at once
+//	            plan := resolver.Lookup(domain)          (cached; DNS failures defer or bounce)
+//	            one job per message (≤ max_rcpt_per_msg recipients) -> pool.Submit
+//	pool:       a connection goroutine per connection of the (vmta, site) sends the job
+//	results:    worker: delivered -> Complete, 5xx -> Complete + DSN, 4xx -> Reschedule
+//	            once a queue has nothing in flight, schedule it at its spool head
+//
+// NB: a recipient is "in flight" from the moment the dispatcher reads it
+// until its result is written back. The dispatcher skips in-flight
+// recipients when it reads a queue's head again, so new mail for a busy
+// queue goes out without waiting for the batch ahead of it, and nothing is
+// sent twice by the same node.
+
+// rcptID names one recipient of one message.
+type rcptID struct {
+	msg string
+	idx uint32
+}
+
+// deliveryState is the engine's bookkeeping of recipients in flight.
+type deliveryState struct {
+	mu       sync.Mutex
+	inflight map[queue.Key]map[rcptID]struct{}
+}
+
+// defaultVMTA is the one vmta until the pools issue lands.
+type defaultVMTA struct {
+	name   string
+	source netip.Addr
+	helo   string
+}
+
+// resultItem is one finished job waiting for its bookkeeping.
+type resultItem struct {
+	key   queue.Key
+	batch []spool.Recipient
+	env   *spool.Envelope
+	res   *deliver.Result
+	start time.Time
+}
+
+// maxInflightPerQueue bounds the recipients one queue has in flight; past
+// it the dispatcher leaves the queue until a batch finishes.
+func (e *Engine) maxInflightPerQueue() int { return 4 * e.batchSize }
+
+// startDelivery launches the dispatcher and the result workers, and puts
+// every queue recovered from the spool on the schedule.
+func (e *Engine) startDelivery() {
+	for _, q := range e.spool.Queues() {
+		e.sched.Schedule(queue.Key{VMTA: q.VMTA, Domain: q.Domain}, q.EarliestDue)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.stopDelivery = cancel
+	e.bg.Add(1)
+	go func() {
+		defer e.bg.Done()
+		e.dispatchLoop(ctx)
+	}()
+	for i := 0; i < resultWorkers; i++ {
+		e.resultsWG.Add(1)
+		go func() {
+			defer e.resultsWG.Done()
+			for it := range e.results {
+				e.finish(it)
+			}
+		}()
+	}
+	e.dispatchCtx = ctx
+}
+
+// resultWorkers write delivery results back to the spool; their syncs are
+// group-committed together.
+const resultWorkers = 8
+
+func (e *Engine) dispatchLoop(ctx context.Context) {
+	for {
+		k, err := e.sched.Next(ctx)
+		if err != nil {
+			return
+		}
+		e.dispatch(ctx, k)
+	}
+}
+
+func (e *Engine) dispatch(ctx context.Context, k queue.Key) {
+	now := e.clock()
+	e.dstate.mu.Lock()
+	fl := e.dstate.inflight[k]
+	skip := len(fl)
+	e.dstate.mu.Unlock()
+	if skip >= e.maxInflightPerQueue() {
+		return // a finishing batch reschedules the queue
+	}
+	rs, err := e.spool.Due(k.VMTA, k.Domain, now, e.batchSize+skip)
+	if err != nil {
+		e.log.Error("read queue", "vmta", k.VMTA, "domain", k.Domain, "err", err)
+		e.sched.Schedule(k, now.Add(5*time.Second))
+		return
+	}
+	more := len(rs) == e.batchSize+skip
+	e.dstate.mu.Lock()
+	fl = e.dstate.inflight[k]
+	batch := rs[:0]
+	for _, r := range rs {
+		id := rcptID{r.MsgID, r.Idx}
+		if _, busy := fl[id]; !busy {
+			batch = append(batch, r)
+		}
+	}
+	if len(batch) > 0 {
+		if fl == nil {
+			fl = map[rcptID]struct{}{}
+			e.dstate.inflight[k] = fl
+		}
+		for _, r := range batch {
+			fl[rcptID{r.MsgID, r.Idx}] = struct{}{}
+		}
+	}
+	idle := len(fl) == 0
+	e.dstate.mu.Unlock()
+	switch {
+	case len(batch) == 0 && idle:
+		e.scheduleHead(k)
+		return
+	case len(batch) == 0:
+		return
+	}
+	if more {
+		e.sched.Schedule(k, now) // take turns with other queues
+	}
+	e.bg.Add(1)
+	go func() {
+		defer e.bg.Done()
+		e.route(ctx, k, batch)
+	}()
+}
+
+// scheduleHead puts queue k back on the schedule at its spool head, or
+// forgets it when empty.
+func (e *Engine) scheduleHead(k queue.Key) {
+	if due, ok := e.spool.QueueHead(k.VMTA, k.Domain); ok {
+		e.sched.Schedule(k, due)
+	} else {
+		e.sched.Unschedule(k)
+	}
+}
+
+// route resolves the queue's domain and hands one job per message to the
+// connection pool.
+func (e *Engine) route(ctx context.Context, k queue.Key, batch []spool.Recipient) {
+	now := e.clock()
+	live := batch[:0:0]
+	var expired []spool.Recipient
+	for _, r := range batch {
+		if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
+			expired = append(expired, r)
+		} else {
+			live = append(live, r)
+		}
+	}
+	if len(expired) > 0 {
+		e.failLocally(k, expired, client.Reply{Code: 550, Enhanced: "4.4.7", Local: true,
+			Text: "Message expired: not delivered within " + e.bounceAfter.String()}, true)
+	}
+	if len(live) == 0 {
+		return
+	}
+	plan, err := e.resolver.Lookup(ctx, k.Domain)
+	if err != nil {
+		reply, bounce := dnsFailureReply(err)
+		e.failLocally(k, live, reply, bounce)
+		return
+	}
+	for _, job := range e.jobs(k, plan, live) {
+		if err := e.pool.Submit(ctx, job.job); err != nil {
+			e.release(k, job.batch) // shutting down: the spool still holds them
+		}
+	}
+}
+
+// dnsFailureReply turns a resolver error into the reply recipients get:
+// temporary errors defer, the rest bounce.
+func dnsFailureReply(err error) (client.Reply, bool) {
+	switch {
+	case errors.Is(err, mx.ErrTemporary):
+		return client.Reply{Code: 451, Enhanced: "4.4.3", Text: "DNS lookup failed: " + err.Error(), Local: true}, false
+	case errors.Is(err, mx.ErrNullMX):
+		return client.Reply{Code: 556, Enhanced: "5.1.10", Text: "Recipient domain accepts no mail (null MX)", Local: true}, true
+	case errors.Is(err, mx.ErrInvalidDomain):
+		return client.Reply{Code: 550, Enhanced: "5.1.3", Text: "Invalid recipient domain", Local: true}, true
+	case errors.Is(err, mx.ErrNoMailHosts):
+		return client.Reply{Code: 550, Enhanced: "5.4.4", Text: "No mail host for the recipient domain: " + err.Error(), Local: true}, true
+	default: // ErrNoSuchDomain and anything unforeseen but permanent
+		return client.Reply{Code: 550, Enhanced: "5.1.2", Text: "Recipient domain not found: " + err.Error(), Local: true}, true
+	}
+}
+
+type plannedJob struct {
+	job   *deliver.Job
+	batch []spool.Recipient
+}
+
+// jobs groups a batch by message, at most max_rcpt_per_msg recipients a job.
+func (e *Engine) jobs(k queue.Key, plan *mx.Plan, batch []spool.Recipient) []plannedJob {
+	byMsg := map[string][]spool.Recipient{}
+	var order []string
+	for _, r := range batch {
+		if _, ok := byMsg[r.MsgID]; !ok {
+			order = append(order, r.MsgID)
+		}
+		byMsg[r.MsgID] = append(byMsg[r.MsgID], r)
+	}
+	var out []plannedJob
+	for _, id := range order {
+		rs := byMsg[id]
+		env, err := e.spool.Envelope(id)
+		var body []byte
+		if err == nil {
+			body, err = e.spool.Body(id)
+		}
+		if err != nil {
+			e.log.Error("load message", "id", id, "err", err)
+			e.release(k, rs)
+			continue
+		}
+		for len(rs) > 0 {
+			n := min(len(rs), e.maxRcptPerMsg)
+			chunk := rs[:n:n]
+			rs = rs[n:]
+			out = append(out, plannedJob{job: e.newJob(k, plan, &env, body, chunk), batch: chunk})
+		}
+	}
+	return out
+}
+
+func (e *Engine) newJob(k queue.Key, plan *mx.Plan, env *spool.Envelope, body []byte, chunk []spool.Recipient) *deliver.Job {
+	to := make([]string, len(chunk))
+	for i, r := range chunk {
+		to[i] = r.Address
+	}
+	start := e.clock()
+	job := &deliver.Job{
+		VMTA:   k.VMTA,
+		Source: e.vmta.source,
+		HELO:   e.vmta.helo,
+		Plan:   plan,
+		Tx: client.Transaction{
+			From:     env.From,
+			To:       to,
+			Body:     bytes.NewReader(body),
+			Size:     int64(len(body)),
+			Body8Bit: env.Body8Bit,
+			SMTPUTF8: env.SMTPUTF8,
+		},
+	}
+	if env.DSNRet != "" || env.EnvID != "" {
+		job.Tx.DSN = &client.DSN{Ret: env.DSNRet, EnvID: env.EnvID}
+	}
+	job.Done = func(res *deliver.Result) {
+		e.results <- resultItem{key: k, batch: chunk, env: env, res: res, start: start}
+	}
+	return job
+}
+
+// failLocally gives every recipient of batch the same locally made reply:
+// a bounce when permanent, else a deferral.
+func (e *Engine) failLocally(k queue.Key, batch []spool.Recipient, reply client.Reply, permanent bool) {
+	if permanent && reply.Code/100 != 5 {
+		reply.Code = 550
+	}
+	res := &deliver.Result{Replies: make([]client.Reply, len(batch))}
+	for i := range res.Replies {
+		res.Replies[i] = reply
+	}
+	byMsg := map[string][]spool.Recipient{}
+	for _, r := range batch {
+		byMsg[r.MsgID] = append(byMsg[r.MsgID], r)
+	}
+	for id, rs := range byMsg {
+		env, err := e.spool.Envelope(id)
+		if err != nil {
+			e.log.Error("load envelope", "id", id, "err", err)
+			e.release(k, rs)
+			continue
+		}
+		e.finish(resultItem{key: k, batch: rs, env: &env, res: &deliver.Result{Replies: res.Replies[:len(rs)]}, start: e.clock()})
+	}
+}
+
+// release forgets that recipients are in flight without changing the
+// spool, and reschedules their queue when it has nothing left in flight.
+func (e *Engine) release(k queue.Key, rs []spool.Recipient) {
+	e.dstate.mu.Lock()
+	fl := e.dstate.inflight[k]
+	for _, r := range rs {
+		delete(fl, rcptID{r.MsgID, r.Idx})
+	}
+	idle := len(fl) == 0
+	if idle {
+		delete(e.dstate.inflight, k)
+	}
+	e.dstate.mu.Unlock()
+	if idle {
+		e.scheduleHead(k)
+	}
+}
+
+// nextRetry returns when a recipient that has failed attempts times is
+// tried again: the retry_after step (the last one repeats), jittered ±10%.
+func (e *Engine) nextRetry(now time.Time, attempts int) time.Time {
+	steps := e.retryAfter
+	d := steps[min(max(attempts, 0), len(steps)-1)]
+	jitter := time.Duration((rand.Float64()*0.2 - 0.1) * float64(d))
+	return now.Add(d + jitter)
+}
+
+// finish writes a job's outcome back: completes delivered and bounced
+// recipients, reschedules deferred ones, logs accounting, sends DSNs.
+func (e *Engine) finish(it resultItem) {
+	defer e.release(it.key, it.batch)
+	if errors.Is(it.res.Err, deliver.ErrClosed) {
+		return // not an attempt: the node is stopping; the spool keeps them
+	}
+	now := e.clock()
+	var done []spool.Recipient
+	var bounced []bounce
+	recs := make([]acct.Record, 0, len(it.batch))
+	for i, r := range it.batch {
+		reply := it.res.Replies[i]
+		rec := e.acctRecord(it, r, reply, now)
+		switch {
+		case reply.Positive():
+			done = append(done, r)
+			rec.Type, rec.DSNAction = acct.TypeDelivered, "relayed"
+			e.metrics.delivered.Inc()
+		case reply.Permanent():
+			done = append(done, r)
+			bounced = append(bounced, bounce{r, reply})
+			rec.Type, rec.DSNAction = acct.TypeBounced, "failed"
+			e.metrics.bounced.Inc()
+		default:
+			next := e.nextRetry(now, r.Attempts)
+			if !r.ExpiresAt.IsZero() && next.After(r.ExpiresAt) {
+				next = r.ExpiresAt // the final word comes at expiry, not later
+			}
+			if _, err := e.spool.Reschedule(r, next, reply.String()); err != nil {
+				e.log.Error("reschedule", "id", r.MsgID, "idx", r.Idx, "err", err)
+			}
+			rec.Type, rec.DSNAction = acct.TypeTransient, "delayed"
+			e.metrics.deferred.Inc()
+		}
+		recs = append(recs, rec)
+	}
+	// NB: the DSN is queued before Complete: completing the last recipient
+	// deletes the body the DSN quotes, and a crash between the two must
+	// leave the recipient pending (a DSN twice beats none).
+	if len(bounced) > 0 {
+		e.sendDSN(it.env, bounced, it.res.Host, now)
+	}
+	if len(done) > 0 {
+		if err := e.spool.Complete(done); err != nil {
+			e.log.Error("complete", "id", done[0].MsgID, "err", err)
+		}
+	}
+	if e.acct != nil {
+		if err := e.acct.Write(recs...); err != nil {
+			e.log.Warn("accounting write", "err", err)
+		}
+	}
+}
+
+func (e *Engine) acctRecord(it resultItem, r spool.Recipient, reply client.Reply, now time.Time) acct.Record {
+	src := ""
+	if e.vmta.source.IsValid() {
+		src = e.vmta.source.String()
+	}
+	diag := ""
+	if reply.Code != 0 {
+		diag = "smtp;" + reply.String()
+	}
+	return acct.Record{
+		TimeQueued: it.env.ReceivedAt, TimeLogged: now,
+		From: it.env.From, Recipient: r.Address,
+		VMTA: it.key.VMTA, SourceIP: src,
+		DestHost: it.res.Host, DestIP: it.res.IP,
+		DSNStatus: statusOf(reply), DSNDiag: diag,
+		Size: it.env.BodySize, Campaign: it.env.Campaign, MsgID: r.MsgID,
+		TLS: it.res.TLS, Attempt: r.Attempts + 1,
+	}
+}
+
+// statusOf is the reply's enhanced status, or one derived from its code.
+func statusOf(r client.Reply) string {
+	if r.Enhanced != "" {
+		return r.Enhanced
+	}
+	switch r.Code / 100 {
+	case 2:
+		return "2.0.0"
+	case 4:
+		return "4.0.0"
+	}
+	return "5.0.0"
+}
+
+// waitDelivery stops the dispatcher and waits for routing goroutines, then
+// closes the pool and the result workers.
+func (e *Engine) waitDelivery(timeout time.Duration) {
+	if e.stopDelivery == nil {
+		return
+	}
+	e.stopDelivery()
+	e.bg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := e.pool.Close(ctx); err != nil {
+		e.log.Warn("delivery pool did not drain in time", "err", err)
+	}
+	close(e.results)
+	e.resultsWG.Wait()
+	e.stopDelivery = nil
+}
+
+var errNoDelivery = fmt.Errorf("engine: delivery is not running")

@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sluice-mta/sluice/configs"
+	"github.com/sluice-mta/sluice/engine/acct"
+	"github.com/sluice-mta/sluice/engine/deliver"
+	"github.com/sluice-mta/sluice/engine/deliver/client"
+	"github.com/sluice-mta/sluice/engine/deliver/mx"
+	"github.com/sluice-mta/sluice/engine/queue"
+)
+
+// setupDelivery builds the scheduler, resolver, connection pool and
+// accounting log from cfg, and starts delivery unless deps say not to.
+func (e *Engine) setupDelivery(cfg *configs.Config, deps Deps) error {
+	d := cfg.Delivery
+	e.batchSize = d.BatchSize
+	e.maxRcptPerMsg = d.MaxRcptPerMsg
+	for _, r := range d.RetryAfter {
+		e.retryAfter = append(e.retryAfter, r.D())
+	}
+	e.hostname = cfg.SMTPIn.Hostname
+	if e.hostname == "" {
+		e.hostname, _ = os.Hostname()
+	}
+	e.vmta = defaultVMTA{name: DefaultVMTA, helo: d.HELO}
+	if e.vmta.helo == "" {
+		e.vmta.helo = e.hostname
+	}
+	if d.SourceIP != "" {
+		a, err := netip.ParseAddr(d.SourceIP)
+		if err != nil {
+			return fmt.Errorf("engine: delivery.source_ip: %w", err)
+		}
+		e.vmta.source = a
+	}
+	if deps.NoDelivery || d.Hold {
+		if d.Hold {
+			e.log.Warn("delivery.hold is set: mail is accepted and queued, nothing is delivered")
+		}
+		return nil
+	}
+	var routes []mx.Route
+	for _, r := range cfg.Routes {
+		routes = append(routes, mx.Route{Domain: r.Domain, Hosts: r.Hosts})
+	}
+	res, err := mx.New(mx.Config{Resolvers: cfg.DNS.Resolvers, Port: d.MXPort, Timeout: cfg.DNS.Timeout.D(),
+		Routes: routes, Clock: e.clock})
+	if err != nil {
+		return fmt.Errorf("engine: dns: %w", err)
+	}
+	e.resolver = res
+	copts := client.Options{
+		HELO:             e.vmta.helo,
+		TLS:              tlsPolicy(d.TLS),
+		ConnectTimeout:   d.Timeouts.Connect.D(),
+		GreetingTimeout:  d.Timeouts.Greeting.D(),
+		CommandTimeout:   d.Timeouts.EHLO.D(),
+		MailTimeout:      d.Timeouts.Mail.D(),
+		RcptTimeout:      d.Timeouts.Rcpt.D(),
+		DataInitTimeout:  d.Timeouts.DataInit.D(),
+		DataBlockTimeout: d.Timeouts.DataBlock.D(),
+		DataTermTimeout:  d.Timeouts.DataTerm.D(),
+	}
+	if d.TLS == "require" {
+		copts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	copts.SetDefaults()
+	limits := deliver.Limits{MaxConnections: d.MaxSMTPOut, MaxMessagesPerConnection: d.MaxMsgPerConnection,
+		IdleTimeout: d.IdleTimeout.D()}
+	e.pool = deliver.NewPool(deliver.Options{Client: copts, Logger: e.log.With("component", "deliver"),
+		Limits: func(vmta, site string) deliver.Limits { return limits }})
+	dir := cfg.Acct.Dir
+	if dir == "" {
+		dir = filepath.Join(cfg.Spool.Dir, "acct")
+	}
+	maxAge := cfg.Acct.MaxAge.D()
+	if maxAge == 0 {
+		maxAge = -1
+	}
+	if e.acct, err = acct.Open(acct.Options{Dir: dir, Format: cfg.Acct.Format, MaxSize: int64(cfg.Acct.MaxSize),
+		MaxAge: maxAge, Clock: e.clock}); err != nil {
+		return fmt.Errorf("engine: accounting: %w", err)
+	}
+	sc := deps.SchedClock
+	if sc == nil {
+		sc = queue.RealClock{}
+	}
+	e.sched = queue.NewScheduler(sc)
+	e.dstate.inflight = map[queue.Key]map[rcptID]struct{}{}
+	e.results = make(chan resultItem, 1024)
+	e.startDelivery()
+	return nil
+}
+
+func tlsPolicy(s string) client.TLSPolicy {
+	switch s {
+	case "require":
+		return client.TLSRequire
+	case "off":
+		return client.TLSOff
+	}
+	return client.TLSOpportunistic
+}
+
+var _ = time.Second
