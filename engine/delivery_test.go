@@ -354,7 +354,9 @@ func startCapture(t *testing.T) *captureServer {
 	return c
 }
 
-func (c *captureServer) NewSession(*smtp.Conn) (smtp.Session, error) { return &captureSession{srv: c}, nil }
+func (c *captureServer) NewSession(*smtp.Conn) (smtp.Session, error) {
+	return &captureSession{srv: c}, nil
+}
 
 type captureSession struct {
 	srv *captureServer

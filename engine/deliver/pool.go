@@ -68,6 +68,8 @@ type Pool struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// closing is closed when Close starts: idle connections quit at once.
+	closing chan struct{}
 
 	mu     sync.Mutex
 	sites  map[siteKey]*site
@@ -82,7 +84,8 @@ func NewPool(opts Options) *Pool {
 		opts.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Pool{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, sites: map[siteKey]*site{}}
+	return &Pool{opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, sites: map[siteKey]*site{},
+		closing: make(chan struct{})}
 }
 
 // Submit queues job on its (vmta, site) ready queue, blocking while that
@@ -141,6 +144,9 @@ func (p *Pool) Stats() []SiteStats {
 // finish the transaction they are in unless ctx ends first.
 func (p *Pool) Close(ctx context.Context) error {
 	p.mu.Lock()
+	if !p.closed {
+		close(p.closing)
+	}
 	p.closed = true
 	sites := make([]*site, 0, len(p.sites))
 	for _, s := range p.sites {
@@ -246,7 +252,7 @@ func (s *site) run() {
 			select {
 			case job = <-s.jobs:
 			case <-idle.C:
-			case <-s.pool.ctx.Done():
+			case <-s.pool.closing:
 			}
 			s.mu.Lock()
 			s.idle--
