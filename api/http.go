@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -21,7 +22,8 @@ type Health struct {
 }
 
 // NewHTTPHandler returns the HTTP mux: GET /healthz (200 when accepting
-// mail, 503 when not) and GET /metrics (Prometheus text format).
+// mail, 503 when not), GET /metrics (Prometheus text format) and the Go
+// profiles under /debug/pprof/.
 func NewHTTPHandler(e *engine.Engine) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -36,5 +38,10 @@ func NewHTTPHandler(e *engine.Engine) http.Handler {
 		_ = json.NewEncoder(w).Encode(h)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(e.Registry(), promhttp.HandlerOpts{}))
+	// Profiles for ops (the HTTP listener is an admin port: loopback by default).
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	return mux
 }

@@ -37,6 +37,7 @@ cat > "$work/sluice.yaml" <<YAML
 spool: {dir: $work/spool, min_free_space: 64MiB, ballast_size: 0}
 listen: {smtp: 127.0.0.1:2625, http: 127.0.0.1:2681, grpc: ""}
 log: {level: warn}
+delivery: {hold: true}
 YAML
 $BIN serve --config "$work/sluice.yaml" & pids+=($!)
 wait_port 2625

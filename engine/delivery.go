@@ -44,8 +44,33 @@ type rcptID struct {
 
 // deliveryState is the engine's bookkeeping of recipients in flight.
 type deliveryState struct {
-	mu       sync.Mutex
-	inflight map[queue.Key]map[rcptID]struct{}
+	mu     sync.Mutex
+	queues map[queue.Key]*flight
+}
+
+// flight is one queue's recipients in flight.
+//
+// NB: the dispatcher holds mu across its spool read and the marking of
+// what it read, and release deletes under mu only after the spool has been
+// updated. So a recipient the dispatcher reads is either still marked (and
+// skipped) or already completed or rescheduled in the spool (and not read):
+// without the lock, a batch finishing between the read and the marking
+// would be sent again.
+type flight struct {
+	mu  sync.Mutex
+	set map[rcptID]struct{}
+}
+
+// flight returns queue k's in-flight set, creating it.
+func (d *deliveryState) flight(k queue.Key) *flight {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f := d.queues[k]
+	if f == nil {
+		f = &flight{set: map[rcptID]struct{}{}}
+		d.queues[k] = f
+	}
+	return f
 }
 
 // defaultVMTA is the one vmta until the pools issue lands.
@@ -109,40 +134,31 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 
 func (e *Engine) dispatch(ctx context.Context, k queue.Key) {
 	now := e.clock()
-	e.dstate.mu.Lock()
-	fl := e.dstate.inflight[k]
-	skip := len(fl)
-	e.dstate.mu.Unlock()
+	f := e.dstate.flight(k)
+	f.mu.Lock()
+	skip := len(f.set)
 	if skip >= e.maxInflightPerQueue() {
+		f.mu.Unlock()
 		return // a finishing batch reschedules the queue
 	}
 	rs, err := e.spool.Due(k.VMTA, k.Domain, now, e.batchSize+skip)
 	if err != nil {
+		f.mu.Unlock()
 		e.log.Error("read queue", "vmta", k.VMTA, "domain", k.Domain, "err", err)
 		e.sched.Schedule(k, now.Add(5*time.Second))
 		return
 	}
 	more := len(rs) == e.batchSize+skip
-	e.dstate.mu.Lock()
-	fl = e.dstate.inflight[k]
 	batch := rs[:0]
 	for _, r := range rs {
 		id := rcptID{r.MsgID, r.Idx}
-		if _, busy := fl[id]; !busy {
+		if _, busy := f.set[id]; !busy {
 			batch = append(batch, r)
+			f.set[id] = struct{}{}
 		}
 	}
-	if len(batch) > 0 {
-		if fl == nil {
-			fl = map[rcptID]struct{}{}
-			e.dstate.inflight[k] = fl
-		}
-		for _, r := range batch {
-			fl[rcptID{r.MsgID, r.Idx}] = struct{}{}
-		}
-	}
-	idle := len(fl) == 0
-	e.dstate.mu.Unlock()
+	idle := len(f.set) == 0
+	f.mu.Unlock()
 	switch {
 	case len(batch) == 0 && idle:
 		e.scheduleHead(k)
@@ -315,16 +331,13 @@ func (e *Engine) failLocally(k queue.Key, batch []spool.Recipient, reply client.
 // release forgets that recipients are in flight without changing the
 // spool, and reschedules their queue when it has nothing left in flight.
 func (e *Engine) release(k queue.Key, rs []spool.Recipient) {
-	e.dstate.mu.Lock()
-	fl := e.dstate.inflight[k]
+	f := e.dstate.flight(k)
+	f.mu.Lock()
 	for _, r := range rs {
-		delete(fl, rcptID{r.MsgID, r.Idx})
+		delete(f.set, rcptID{r.MsgID, r.Idx})
 	}
-	idle := len(fl) == 0
-	if idle {
-		delete(e.dstate.inflight, k)
-	}
-	e.dstate.mu.Unlock()
+	idle := len(f.set) == 0
+	f.mu.Unlock()
 	if idle {
 		e.scheduleHead(k)
 	}

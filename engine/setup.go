@@ -93,7 +93,7 @@ func (e *Engine) setupDelivery(cfg *configs.Config, deps Deps) error {
 		sc = queue.RealClock{}
 	}
 	e.sched = queue.NewScheduler(sc)
-	e.dstate.inflight = map[queue.Key]map[rcptID]struct{}{}
+	e.dstate.queues = map[queue.Key]*flight{}
 	e.results = make(chan resultItem, 1024)
 	e.startDelivery()
 	return nil

@@ -56,7 +56,22 @@ type Config struct {
 	// LocalAddr is the source IP address to dial from ("127.0.0.3").
 	// Optional: empty lets the system choose.
 	LocalAddr string
+
+	// LocalPart is the prefix of every recipient's local part: recipient n is
+	// <LocalPart><n>@d<n mod Domains>.test. A sink scripts its replies by
+	// this prefix ("defer" makes every recipient deferred, see bench/sink).
+	// Default "user".
+	LocalPart string
+
+	// StampHeader adds StampField to every message, its value the Unix time
+	// in nanoseconds at which the message's data began to be written, so that
+	// a sink can measure injection-to-delivery latency. Default false.
+	StampHeader bool
 }
+
+// StampField is the header field Config.StampHeader adds: its value is the
+// sending time in Unix nanoseconds, in decimal.
+const StampField = "X-Sluice-Bench-Sent"
 
 // Defaults for Config.
 const (
@@ -69,6 +84,7 @@ const (
 	DefaultMessagesPerConnection = 100
 	DefaultHELO                  = "inject.sluice.test"
 	DefaultTimeout               = 60 * time.Second
+	DefaultLocalPart             = "user"
 )
 
 // SetDefaults fills every zero field of c with its default.
@@ -92,6 +108,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.LocalPart == "" {
+		c.LocalPart = DefaultLocalPart
 	}
 }
 
@@ -136,6 +155,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("inject: header %s: value must not contain CR or LF", k)
 		}
 	}
+	if !validLocalPart(c.LocalPart) {
+		return fmt.Errorf("inject: LocalPart %q must be letters, digits, '-', '_' or '.'", c.LocalPart)
+	}
 	if c.LocalAddr != "" && net.ParseIP(c.LocalAddr) == nil {
 		return fmt.Errorf("inject: LocalAddr %q must be an IP address", c.LocalAddr)
 	}
@@ -154,6 +176,23 @@ func validFieldName(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		if b := s[i]; b <= ' ' || b >= 0x7f || b == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+// validLocalPart reports whether s is a non-empty dot-atom-ish prefix that
+// needs no quoting in an address.
+func validLocalPart(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '-', b == '_', b == '.':
+		default:
 			return false
 		}
 	}

@@ -44,7 +44,7 @@ func newMessage(cfg *Config, worker int, date time.Time) *message {
 	h = append(h, "\r\n"...)
 
 	// Estimate the per-message block from a typical one.
-	headLen := len(m.header(worker, cfg.Count/2, m.address(cfg, cfg.Count/2, 0)))
+	headLen := len(m.header(worker, cfg.Count/2, m.address(cfg, cfg.Count/2, 0), stampFor(cfg, date)))
 	bodyLen := max(cfg.Size-len(h)-headLen, 3)
 
 	rng := rand.New(rand.NewPCG(uint64(worker), 0x5111ce))
@@ -67,9 +67,19 @@ func appendBody(b []byte, n int, rng *rand.Rand) []byte {
 	return b
 }
 
+// stampFor returns the sending time to stamp when cfg asks for it, else the
+// zero time (no stamp).
+func stampFor(cfg *Config, now time.Time) time.Time {
+	if cfg.StampHeader {
+		return now
+	}
+	return time.Time{}
+}
+
 // header formats the per-message header block of message seq, sent by worker,
-// whose first recipient is to. The result is valid until the next call.
-func (m *message) header(worker, seq int, to string) []byte {
+// whose first recipient is to; a non-zero sent adds StampField. The result
+// is valid until the next call.
+func (m *message) header(worker, seq int, to string, sent time.Time) []byte {
 	h := m.head[:0]
 	h = append(h, "Message-ID: <"...)
 	h = strconv.AppendInt(h, int64(seq), 10)
@@ -80,15 +90,20 @@ func (m *message) header(worker, seq int, to string) []byte {
 	h = append(h, ">\r\nX-Sluice-Seq: "...)
 	h = strconv.AppendInt(h, int64(seq), 10)
 	h = append(h, "\r\n"...)
+	if !sent.IsZero() {
+		h = append(h, StampField+": "...)
+		h = strconv.AppendInt(h, sent.UnixNano(), 10)
+		h = append(h, "\r\n"...)
+	}
 	m.head = h
 	return h
 }
 
 // address returns recipient j of message seq: with n = seq*Recipients+j,
-// user<n>@d<n mod Domains>.test.
+// <LocalPart><n>@d<n mod Domains>.test.
 func (m *message) address(cfg *Config, seq, j int) string {
 	n := int64(seq)*int64(cfg.Recipients) + int64(j)
-	b := append(m.rcpt[:0], "user"...)
+	b := append(m.rcpt[:0], cfg.LocalPart...)
 	b = strconv.AppendInt(b, n, 10)
 	b = append(b, "@d"...)
 	b = strconv.AppendInt(b, n%int64(cfg.Domains), 10)

@@ -107,7 +107,7 @@ func (w *worker) send(ctx context.Context, seq int) (int64, time.Duration, error
 	// covers the writes and the end of data, after which CloseWithResponse
 	// sets its own for the reply.
 	_ = w.nc.SetDeadline(time.Now().Add(w.cfg.Timeout))
-	head := w.msg.header(w.id, seq, first)
+	head := w.msg.header(w.id, seq, first, stampFor(w.cfg, time.Now()))
 	if _, err := d.Write(head); err != nil {
 		w.drop()
 		return 0, 0, &stepError{"data", err}

@@ -171,7 +171,7 @@ func receiveConfig(cfg *configs.Config, log *slog.Logger) (receive.Config, error
 		MinDataRate:         int64(in.MinDataRate),
 		SessionTimeout:      in.SessionTimeout.D(),
 		MaxBadCommands:      in.MaxBadCommands,
-		Logger:              log.With("component", "smtp_in"),
+		Logger:              log,
 	}
 	for _, u := range in.Users {
 		rc.Users = append(rc.Users, receive.User{Name: u.Name, PasswordHash: u.PasswordHash, FromDomains: u.FromDomains})
