@@ -3,7 +3,8 @@
 #   A. Postfix smtp-source -> sluice sink     (no queue at all: the loopback/SMTP limit)
 #   B. sluice inject       -> sluice sink     (our generator against the same limit)
 #   C. sluice inject       -> sluice serve    (durable: each 250 after the spool's fsync)
-# and prints C/A and C/B. Usage: bench/inject-vs-sink.sh [COUNT] [SIZE] [SESSIONS]
+#   D. smtp-source       -> sluice serve    (durable, same injector as A)
+# and prints D/A (same injector, durable vs no queue) and C/B. Usage: bench/inject-vs-sink.sh [COUNT] [SIZE] [SESSIONS]
 set -euo pipefail
 COUNT=${1:-20000}
 SIZE=${2:-4KB}
@@ -46,8 +47,15 @@ c=$(echo "$cres" | json 'd["MessagesPerSecond"]')
 p50=$(echo "$cres" | json 'd["Latency"]["P50"]/1e6')
 p99=$(echo "$cres" | json 'd["Latency"]["P99"]/1e6')
 
+# D: smtp-source into the durable node (same injector as A).
+t0=$(date +%s.%N)
+smtp-source -d -s "$SESS" -m "$COUNT" -l "$BYTES" -f bench@sluice.test -t user@d0.test 127.0.0.1:2625
+t1=$(date +%s.%N)
+d=$(python3 -c "print($COUNT/($t1-$t0))")
+
 printf '\n%d messages of %s over %d sessions\n' "$COUNT" "$SIZE" "$SESS"
 printf '  A smtp-source -> sink      %8.0f msgs/s  (sink counted %s)\n' "$a" "$got"
 printf '  B sluice inject -> sink    %8.0f msgs/s\n' "$b"
 printf '  C sluice inject -> serve   %8.0f msgs/s  durable; final 250 p50 %.2f ms, p99 %.2f ms\n' "$c" "$p50" "$p99"
-python3 -c "print('  C/A = %.2f   C/B = %.2f' % ($c/$a, $c/$b))"
+printf '  D smtp-source -> serve     %8.0f msgs/s  durable\n' "$d"
+python3 -c "print('  D/A = %.2f (durable vs no queue, same injector)   C/B = %.2f' % ($d/$a, $c/$b))"

@@ -35,7 +35,7 @@ type Config struct {
 
 	// Domains spreads the recipients over d0.test .. d<Domains-1>.test:
 	// recipient n of the run (counting across messages) is
-	// user<n>@d<n mod Domains>.test. Default 100.
+	// <LocalPart><n>@d<n mod Domains>.test. Default 100.
 	Domains int
 
 	// MessagesPerConnection is how many messages one connection carries

@@ -22,7 +22,8 @@
 //   - Every command and the message data are bounded by Config.Timeout, and
 //     cancelling the context closes the connections: Run never hangs.
 //   - Message text is generated once per worker; per message only a short
-//     header block (Message-ID, To, X-Sluice-Seq) is formatted.
+//     header block (Message-ID, To, X-Sluice-Seq, and X-Sluice-Bench-Sent
+//     with StampHeader) is formatted.
 //
 // It must never import another Sluice package.
 package inject

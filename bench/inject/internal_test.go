@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -39,6 +40,9 @@ func TestConfig_Validate(t *testing.T) {
 		{"header value with LF", func(c *Config) { c.Headers = map[string]string{"X-A": "a\nb"} }, false},
 		{"local addr ok", func(c *Config) { c.LocalAddr = "127.0.0.3" }, true},
 		{"local addr not an IP", func(c *Config) { c.LocalAddr = "localhost" }, false},
+		{"local part ok", func(c *Config) { c.LocalPart = "defer-x.1" }, true},
+		{"local part with @", func(c *Config) { c.LocalPart = "a@b" }, false},
+		{"local part with space", func(c *Config) { c.LocalPart = "a b" }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok
@@ -57,6 +61,7 @@ func TestConfig_SetDefaults(t *testing.T) {
 	want := Config{
 		Count: 1000, Concurrency: 10, Size: 4096, From: "bench@sluice.test", Recipients: 1,
 		Domains: 100, MessagesPerConnection: 100, HELO: "inject.sluice.test", Timeout: 60 * time.Second,
+		LocalPart: "user",
 	}
 	if fmt.Sprint(c) != fmt.Sprint(want) {
 		t.Errorf("defaults = %+v\nwant       %+v", c, want)
@@ -70,7 +75,7 @@ func TestMessage_SizeAndLines(t *testing.T) {
 			cfg.SetDefaults()
 			m := newMessage(&cfg, 3, time.Unix(0, 0))
 			to := m.address(&cfg, 42, 0)
-			text := append(bytes.Clone(m.header(3, 42, to)), m.fixed...)
+			text := append(bytes.Clone(m.header(3, 42, to, time.Time{})), m.fixed...)
 
 			if size >= 1024 && (len(text) < size-20 || len(text) > size+20) {
 				t.Errorf("len = %d, want about %d", len(text), size)
@@ -156,5 +161,23 @@ func TestErrorKey(t *testing.T) {
 				t.Errorf("errorKey = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestMessage_StampHeader_OnlyWhenAsked(t *testing.T) {
+	sent := time.Unix(1700000000, 123456789)
+	for _, stamp := range []bool{false, true} {
+		cfg := Config{Target: "x:25", StampHeader: stamp, LocalPart: "defer"}
+		cfg.SetDefaults()
+		m := newMessage(&cfg, 0, sent)
+		to := m.address(&cfg, 7, 0)
+		if to != "defer7@d7.test" {
+			t.Errorf("address = %q, want defer7@d7.test", to)
+		}
+		h := string(m.header(0, 7, to, stampFor(&cfg, sent)))
+		want := StampField + ": 1700000000123456789\r\n"
+		if got := strings.Contains(h, want); got != stamp {
+			t.Errorf("StampHeader %v: header block %q has stamp %v", stamp, h, got)
+		}
 	}
 }

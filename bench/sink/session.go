@@ -57,6 +57,7 @@ type session struct {
 	mailReads int64    // c.reads when MAIL was handled
 	to        []string // accepted recipients of this transaction
 	domains   []string // their domains, lowercased; reused across transactions
+	hdr       []byte   // HeaderScanBytes for the header block, made on first DATA
 }
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
@@ -94,8 +95,13 @@ func (ss *session) Data(r io.Reader) error {
 	if ss.c != nil && ss.c.reads == ss.mailReads {
 		ss.shard.pipelined.Add(1) // MAIL through DATA came in one read
 	}
-	// io.Discard's ReadFrom uses pooled buffers: no allocation per message.
-	n, err := io.Copy(io.Discard, r)
+	// The header block goes through the session's buffer, for the stamp;
+	// the rest to io.Discard, whose ReadFrom uses pooled buffers: no
+	// allocation per message.
+	if ss.hdr == nil {
+		ss.hdr = make([]byte, HeaderScanBytes)
+	}
+	n, stamp, err := drain(r, ss.hdr)
 	if rp := ss.s.reply; err == nil && rp != nil {
 		err = rp.data(ss.peer, ss.from, ss.to, n)
 	}
@@ -104,7 +110,7 @@ func (ss *session) Data(r io.Reader) error {
 		return err
 	}
 	ss.shard.count(250)
-	ss.s.stats.record(ss.shard, ss.peerKey, ss.domains, n)
+	ss.s.stats.record(ss.shard, ss.peerKey, ss.domains, n, stamp)
 	if ss.s.cfg.TrackDuplicates {
 		ss.s.dups.add(ss.to)
 	}

@@ -184,32 +184,49 @@ type site struct {
 
 func (s *site) submit(ctx context.Context, job *Job) error {
 	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
 		return ErrClosed
 	}
-	spawn := s.idle == 0 && s.conns < s.limits.MaxConnections
+	select {
+	case s.jobs <- job:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// NB: the job is queued before we decide whether a goroutine must be
+	// started for it. A goroutine that gives up waiting checks the queue and
+	// leaves s.conns under s.mu (see retire), so either it sees this job and
+	// stays, or we see it gone and start another.
+	s.mu.Lock()
+	closing = s.closing
+	spawn := !closing && s.idle == 0 && s.conns < s.limits.MaxConnections
 	if spawn {
 		s.conns++
 		s.pool.wg.Add(1)
 	}
 	s.mu.Unlock()
+	if closing {
+		// Close may have emptied the queue before job landed in it, and no
+		// goroutine waits for jobs any more: fail it (and any other) here.
+		s.failQueued()
+		return nil
+	}
 	if spawn {
 		go s.run()
 	}
-	select {
-	case s.jobs <- job:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return nil
 }
 
 func (s *site) close() {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
-	// Fail whatever is still queued; connection goroutines see closing.
+	s.failQueued()
+}
+
+// failQueued fails whatever is queued; connection goroutines see closing.
+func (s *site) failQueued() {
 	for {
 		select {
 		case job := <-s.jobs:
@@ -224,42 +241,26 @@ func (s *site) close() {
 // IdleTimeout or the site closes.
 func (s *site) run() {
 	defer s.pool.wg.Done()
-	var c *client.Conn
-	sent := 0
-	defer func() {
-		if c != nil {
-			_ = c.Quit()
-		}
-		s.mu.Lock()
-		s.conns--
-		s.mu.Unlock()
-	}()
+	var (
+		c    *client.Conn
+		host string // the MX host c is connected to
+		sent int
+	)
 	idle := time.NewTimer(s.limits.IdleTimeout)
 	defer idle.Stop()
 	for {
-		var job *Job
-		select {
-		case job = <-s.jobs:
-		default:
-			s.mu.Lock()
-			if s.closing {
-				s.mu.Unlock()
+		job := s.next(idle)
+		if job == nil {
+			// Quit before giving the slot back: a site never has more
+			// than MaxConnections connections open.
+			if c != nil {
+				_ = c.Quit()
+				c, sent = nil, 0
+			}
+			if s.retire() {
 				return
 			}
-			s.idle++
-			s.mu.Unlock()
-			idle.Reset(s.limits.IdleTimeout)
-			select {
-			case job = <-s.jobs:
-			case <-idle.C:
-			case <-s.pool.closing:
-			}
-			s.mu.Lock()
-			s.idle--
-			s.mu.Unlock()
-			if job == nil {
-				return
-			}
+			continue
 		}
 		if c != nil && (c.Err() != nil || sent >= s.limits.MaxMessagesPerConnection) {
 			_ = c.Quit()
@@ -267,20 +268,62 @@ func (s *site) run() {
 		}
 		if c == nil {
 			var res *Result
-			c, res = s.dial(job)
+			c, host, res = s.dial(job)
 			if c == nil {
 				job.Done(res)
 				continue
 			}
 		}
-		job.Done(s.send(c, job))
+		job.Done(s.send(c, host, job))
 		sent++
 	}
 }
 
+// next returns the next queued job, waiting up to IdleTimeout for one; nil
+// when none came or the site is closing.
+func (s *site) next(idle *time.Timer) *Job {
+	select {
+	case job := <-s.jobs:
+		return job
+	default:
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.idle++
+	s.mu.Unlock()
+	idle.Reset(s.limits.IdleTimeout)
+	var job *Job
+	select {
+	case job = <-s.jobs:
+	case <-idle.C:
+	case <-s.pool.closing:
+	}
+	s.mu.Lock()
+	s.idle--
+	s.mu.Unlock()
+	return job
+}
+
+// retire removes a goroutine that found no job from s.conns and reports
+// true, unless a job was queued since and the site is open: then the
+// goroutine must go on, since the Submit that queued it may have counted on
+// it (it saw the goroutine idle, or s.conns at the limit) and started none.
+func (s *site) retire() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.jobs) > 0 && !s.closing {
+		return false
+	}
+	s.conns--
+	return true
+}
+
 // dial tries the plan's hosts in order, each of their addresses, and returns
-// the first connection, or a Result failing the job.
-func (s *site) dial(job *Job) (*client.Conn, *Result) {
+// the first connection and its host's name, or a Result failing the job.
+func (s *site) dial(job *Job) (*client.Conn, string, *Result) {
 	opts := s.pool.opts.Client
 	opts.HELO = job.HELO
 	opts.LocalAddr = job.Source
@@ -295,7 +338,7 @@ func (s *site) dial(job *Job) (*client.Conn, *Result) {
 			addr := net.JoinHostPort(a.String(), strconv.Itoa(h.Port))
 			c, err := client.Dial(s.pool.ctx, addr, h.Name, opts)
 			if err == nil {
-				return c, nil
+				return c, h.Name, nil
 			}
 			lastErr = fmt.Errorf("%s [%s]: %w", h.Name, a, err)
 			s.pool.log.Debug("connect failed", "vmta", job.VMTA, "site", job.Plan.Site, "host", h.Name, "ip", a, "err", err)
@@ -309,12 +352,13 @@ func (s *site) dial(job *Job) (*client.Conn, *Result) {
 	if tried == 0 {
 		lastErr = fmt.Errorf("no MX host of %s has an address of the source IP's family", job.Plan.Domain)
 	}
-	return nil, failAll(len(job.Tx.To), localTemp("4.4.1", "connection failed: "+errString(lastErr)), lastErr)
+	return nil, "", failAll(len(job.Tx.To), localTemp("4.4.1", "connection failed: "+errString(lastErr)), lastErr)
 }
 
-func (s *site) send(c *client.Conn, job *Job) *Result {
+// send runs job on c, connected to host.
+func (s *site) send(c *client.Conn, host string, job *Job) *Result {
 	res, err := c.Send(s.pool.ctx, &job.Tx)
-	host, ip := hostIP(c, job)
+	ip := remoteIP(c)
 	if err != nil {
 		r := failAll(len(job.Tx.To), localTemp("4.4.2", "connection lost: "+err.Error()), err)
 		r.Host, r.IP = host, ip
@@ -327,19 +371,14 @@ func (s *site) send(c *client.Conn, job *Job) *Result {
 	return out
 }
 
-func hostIP(c *client.Conn, job *Job) (string, string) {
-	ip := ""
+// remoteIP returns the address c is connected to, "" if it has none.
+// NB: the host is remembered at dial time, not looked up by this address:
+// two MX hosts may share one (and differ by port, in tests).
+func remoteIP(c *client.Conn) string {
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-		ip = ap.Addr().String()
+		return ap.Addr().String()
 	}
-	for _, h := range job.Plan.Hosts {
-		for _, a := range h.Addrs {
-			if a.String() == ip {
-				return h.Name, ip
-			}
-		}
-	}
-	return "", ip
+	return ""
 }
 
 func localTemp(enhanced, text string) client.Reply {
