@@ -16,12 +16,15 @@ type bounce struct {
 	reply client.Reply
 }
 
-// sendDSN queues a delivery status notification for the failed recipients
-// of one message to its envelope sender, with the null sender, unless the
-// sender is null itself (a bounce of a bounce is dropped and logged) or
-// NOTIFY says no.
-func (e *Engine) sendDSN(env *spool.Envelope, bounced []bounce, host string, now time.Time) {
+// sendDSN queues a delivery status notification (action failed or
+// delayed) for recipients of one message to its envelope sender, with the
+// null sender, unless the sender is null itself (a bounce of a bounce is
+// dropped and logged) or NOTIFY says no (the default is FAILURE only).
+func (e *Engine) sendDSN(env *spool.Envelope, action string, bounced []bounce, host string, now time.Time) {
 	if env.From == "" {
+		if action == dsn.ActionDelayed {
+			return
+		}
 		e.log.Info("bounce of a message with the null sender dropped (no DSN loops)",
 			"id", bounced[0].r.MsgID, "rcpts", len(bounced), "reply", bounced[0].reply.String())
 		return
@@ -29,12 +32,15 @@ func (e *Engine) sendDSN(env *spool.Envelope, bounced []bounce, host string, now
 	var rcpts []dsn.Recipient
 	for _, b := range bounced {
 		notify, orcpt := env.RecipientDSN(int(b.r.Idx))
-		if !dsn.ShouldNotify(notify, dsn.ActionFailed, env.From) {
+		if !dsn.ShouldNotify(notify, action, env.From) {
 			continue
 		}
 		rc := dsn.Recipient{
-			Original: orcpt, Final: b.r.Address, Action: dsn.ActionFailed,
+			Original: orcpt, Final: b.r.Address, Action: action,
 			Status: statusOf(b.reply), LastAttempt: now,
+		}
+		if action == dsn.ActionDelayed {
+			rc.WillRetryUntil = b.r.ExpiresAt
 		}
 		if !b.reply.Local {
 			rc.RemoteMTA = host

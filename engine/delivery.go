@@ -14,6 +14,7 @@ import (
 	"github.com/sluice-mta/sluice/engine/deliver"
 	"github.com/sluice-mta/sluice/engine/deliver/client"
 	"github.com/sluice-mta/sluice/engine/deliver/mx"
+	"github.com/sluice-mta/sluice/engine/dsn"
 	"github.com/sluice-mta/sluice/engine/queue"
 	"github.com/sluice-mta/sluice/engine/spool"
 )
@@ -361,7 +362,8 @@ func (e *Engine) finish(it resultItem) {
 	}
 	now := e.clock()
 	var done []spool.Recipient
-	var bounced []bounce
+	var bounced, delayed []bounce
+	var retries []spool.Retry
 	recs := make([]acct.Record, 0, len(it.batch))
 	for i, r := range it.batch {
 		reply := it.res.Replies[i]
@@ -381,8 +383,9 @@ func (e *Engine) finish(it resultItem) {
 			if !r.ExpiresAt.IsZero() && next.After(r.ExpiresAt) {
 				next = r.ExpiresAt // the final word comes at expiry, not later
 			}
-			if _, err := e.spool.Reschedule(r, next, reply.String()); err != nil {
-				e.log.Error("reschedule", "id", r.MsgID, "idx", r.Idx, "err", err)
+			retries = append(retries, spool.Retry{Recipient: r, Next: next, Reply: reply.String()})
+			if r.Attempts == 0 {
+				delayed = append(delayed, bounce{r, reply}) // NOTIFY=DELAY gets one report
 			}
 			rec.Type, rec.DSNAction = acct.TypeTransient, "delayed"
 			e.metrics.deferred.Inc()
@@ -393,7 +396,15 @@ func (e *Engine) finish(it resultItem) {
 	// deletes the body the DSN quotes, and a crash between the two must
 	// leave the recipient pending (a DSN twice beats none).
 	if len(bounced) > 0 {
-		e.sendDSN(it.env, bounced, it.res.Host, now)
+		e.sendDSN(it.env, dsn.ActionFailed, bounced, it.res.Host, now)
+	}
+	if len(delayed) > 0 {
+		e.sendDSN(it.env, dsn.ActionDelayed, delayed, it.res.Host, now)
+	}
+	if len(retries) > 0 {
+		if _, err := e.spool.RescheduleMany(retries); err != nil {
+			e.log.Error("reschedule", "id", retries[0].Recipient.MsgID, "n", len(retries), "err", err)
+		}
 	}
 	if len(done) > 0 {
 		if err := e.spool.Complete(done); err != nil {

@@ -392,3 +392,53 @@ func testLogger() *slog.Logger {
 	}
 	return slog.New(slog.DiscardHandler)
 }
+
+func TestDelivery_NotifyDelayAndNever_Honoured(t *testing.T) {
+	w := newWorld(t, 0)
+	e := w.engine(t, t.TempDir(), nil)
+	defer e.Close()
+	body := []byte("Subject: dsn options\r\n\r\nx\r\n")
+	// NOTIFY=DELAY,FAILURE: a delay report on the first deferral.
+	if _, err := e.Submit(context.Background(), Envelope{From: "dave@sender.example", To: []string{"defer5@d7.test"},
+		Notify: []string{"DELAY,FAILURE"}, EnvID: "env-42"}, body); err != nil {
+		t.Fatal(err)
+	}
+	// NOTIFY=NEVER: no report on a bounce.
+	if _, err := e.Submit(context.Background(), Envelope{From: "erin@sender.example", To: []string{"bounce5@d7.test"},
+		Notify: []string{"NEVER"}}, body); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the delay DSN", func() bool { return w.capture.count() >= 1 })
+	waitFor(t, "the bounce", func() bool { return w.sink.Stats().ByCode["550"] == 1 })
+	time.Sleep(200 * time.Millisecond)
+	msgs := w.capture.messages()
+	if len(msgs) != 1 || msgs[0].to[0] != "dave@sender.example" {
+		t.Fatalf("DSNs %+v, want one delay report to dave", msgs)
+	}
+	rep, err := dsn.Parse(msgs[0].data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.EnvelopeID != "env-42" || rep.Recipients[0].Action != "delayed" || rep.Recipients[0].WillRetryUntil.IsZero() {
+		t.Fatalf("delay report: envid %q, %+v", rep.EnvelopeID, rep.Recipients[0])
+	}
+}
+
+func TestDelivery_DNSServfail_DefersNotBounces(t *testing.T) {
+	w := newWorld(t, 0)
+	w.dns.SetServFail("flaky.test")
+	e := w.engine(t, t.TempDir(), nil)
+	defer e.Close()
+	submit(t, e, "f@sender.example", "u@flaky.test")
+	waitFor(t, "a deferral", func() bool {
+		var got bool
+		_ = e.spool.Recipients(func(r spoolRecipient) bool { got = r.Attempts == 1; return false })
+		return got
+	})
+	if w.capture.count() != 0 {
+		t.Fatal("a temporary DNS failure produced a DSN")
+	}
+	w.dns.Clear("flaky.test")
+	w.clock.Advance(6 * time.Minute)
+	waitFor(t, "delivery after DNS recovers", func() bool { return w.sink.Stats().Recipients == 1 })
+}

@@ -469,6 +469,9 @@ func TestPool_JobArrivesAsIdleTimerFires_StillDelivered(t *testing.T) {
 	}
 }
 
+// A Submit that passed its closing check before Close but queued its job
+// after Close emptied the queue must still see the job failed. NB: a stress
+// test; the window is narrow (GOMAXPROCS=2 hits it most often).
 func TestPool_SubmitRacingClose_EveryAcceptedJobDone(t *testing.T) {
 	rcv := newReceiver(t)
 	pl := plan("s1", rcv.addr)

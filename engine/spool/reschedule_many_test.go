@@ -1,0 +1,49 @@
+package spool
+
+import (
+	"testing"
+	"time"
+)
+
+func TestRescheduleMany_MovesAllInOneBatch_SkipsCompleted(t *testing.T) {
+	clock := newFakeClock()
+	s, o := openTest(t, clock)
+	id := mustPut(t, s, msg("v1", "a@d.example", "b@d.example", "c@d.example"))
+	if err := s.Complete([]Recipient{{MsgID: id, Idx: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	next := clock.Now().Add(time.Hour)
+	syncs := s.Stats().WALSyncs
+	got, err := s.RescheduleMany([]Retry{
+		{Recipient: Recipient{MsgID: id, Idx: 0}, Next: next, Reply: "451 later"},
+		{Recipient: Recipient{MsgID: id, Idx: 1}, Next: next, Reply: "451 later"},
+		{Recipient: Recipient{MsgID: id, Idx: 2}, Next: next, Reply: "451 later"}, // completed: skipped
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Attempts != 1 || got[1].LastReply != "451 later" || !got[0].NextDue.Equal(next.Truncate(time.Millisecond)) {
+		t.Fatalf("rescheduled: %+v", got)
+	}
+	if n := s.Stats().WALSyncs - syncs; n != 1 {
+		t.Errorf("%d WAL syncs for one RescheduleMany, want 1", n)
+	}
+	if due, ok := s.QueueHead("v1", "d.example"); !ok || !due.Equal(next.Truncate(time.Millisecond)) {
+		t.Fatalf("queue head %v %v, want %v", due, ok, next)
+	}
+	if rs, _ := s.Due("v1", "d.example", clock.Now(), 10); len(rs) != 0 {
+		t.Fatalf("rescheduled recipients still due now: %+v", rs)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	rs, _ := s2.Due("v1", "d.example", next, 10)
+	if len(rs) != 2 || rs[0].Attempts != 1 || rs[0].LastReply != "451 later" {
+		t.Fatalf("after reopen: %+v", rs)
+	}
+}
