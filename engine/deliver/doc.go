@@ -11,8 +11,9 @@
 // site's ready queue (a bounded channel), dials the site's hosts in MX order
 // when it has no connection, sends, and reports a Result per job through the
 // job's Done callback. No lock is held while talking to the network; the
-// pool's map of sites is the only shared structure, under a mutex taken once
-// per job.
+// pool's map of sites and each site's counters are under short mutexes.
+// Done is normally called from the connection's goroutine; jobs failed by
+// Close (or by a Submit racing Close) get theirs from that caller.
 //
 // # Invariants
 //

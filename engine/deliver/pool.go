@@ -242,9 +242,10 @@ func (s *site) failQueued() {
 func (s *site) run() {
 	defer s.pool.wg.Done()
 	var (
-		c    *client.Conn
-		host string // the MX host c is connected to
-		sent int
+		c        *client.Conn
+		host     string // the MX host c is connected to
+		sent     int
+		lastUsed time.Time
 	)
 	idle := time.NewTimer(s.limits.IdleTimeout)
 	defer idle.Stop()
@@ -266,6 +267,16 @@ func (s *site) run() {
 			_ = c.Quit()
 			c, sent = nil, 0
 		}
+		// NB: a connection that sat idle may have been closed by the receiver
+		// (many close idle sessions after a few seconds). Sending on it would
+		// fail the job and count an attempt against every recipient, so probe
+		// it with RSET first and redial if the probe fails.
+		if c != nil && time.Since(lastUsed) > staleAfter {
+			if err := c.Reset(s.pool.ctx); err != nil {
+				_ = c.Close()
+				c, sent = nil, 0
+			}
+		}
 		if c == nil {
 			var res *Result
 			c, host, res = s.dial(job)
@@ -276,8 +287,13 @@ func (s *site) run() {
 		}
 		job.Done(s.send(c, host, job))
 		sent++
+		lastUsed = time.Now()
 	}
 }
+
+// staleAfter is how long a connection may sit idle before it is probed with
+// RSET before reuse.
+const staleAfter = time.Second
 
 // next returns the next queued job, waiting up to IdleTimeout for one; nil
 // when none came or the site is closing.
