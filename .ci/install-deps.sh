@@ -2,6 +2,7 @@
 # Idempotent installer for what Sluice's tests and benchmarks need.
 #   install-deps.sh test   # Go modules (and, as issues land, protoc and friends)
 #   install-deps.sh bench  # plus Postfix's smtp-source/smtp-sink for peer comparisons
+#   install-deps.sh proto  # protoc (Debian protobuf-compiler) and the pinned Go plugins for `make proto`
 set -euo pipefail
 what=${1:-test}
 
@@ -30,5 +31,19 @@ bench)
 		apt_install postfix
 	fi
 	;;
-*) echo "usage: $0 test|bench" >&2; exit 2 ;;
+proto)
+	# Debian's protoc (3.21) compiles proto3; its Go plugins are too old, so
+	# the plugins are pinned here and installed into $(go env GOPATH)/bin.
+	command -v protoc >/dev/null || apt_install protobuf-compiler
+	gobin=$(go env GOPATH)/bin
+	want_plugin() { # name version: true when the installed binary is not that version
+		[ -x "$gobin/$1" ] || return 0
+		! go version -m "$gobin/$1" 2>/dev/null | grep -q "[[:space:]]mod[[:space:]].*[[:space:]]$2[[:space:]]"
+	}
+	want_plugin protoc-gen-go v1.36.12 && go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	want_plugin protoc-gen-go-grpc v1.6.2 && go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+	want_plugin protoc-gen-grpc-gateway v2.33.0 && go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@v2.33.0
+	want_plugin protoc-gen-openapiv2 v2.33.0 && go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@v2.33.0
+	;;
+*) echo "usage: $0 test|bench|proto" >&2; exit 2 ;;
 esac

@@ -134,6 +134,9 @@ func (e *Engine) dispatchLoop(ctx context.Context) {
 }
 
 func (e *Engine) dispatch(ctx context.Context, k queue.Key) {
+	if e.pause.paused(k) {
+		return // out of the heap until Resume schedules it again
+	}
 	now := e.clock()
 	f := e.dstate.flight(k)
 	f.mu.Lock()

@@ -55,6 +55,8 @@ type Engine struct {
 	hostname        string
 	vmta            defaultVMTA
 
+	pause pauses
+
 	// Delivery (see delivery.go).
 	sched        *queue.Scheduler
 	resolver     *mx.Resolver
@@ -105,6 +107,7 @@ func New(cfg *configs.Config, deps Deps) (*Engine, error) {
 		maxMessageBytes: int64(cfg.SMTPIn.MaxMessageSize),
 		bounceAfter:     cfg.Delivery.BounceAfter.D(),
 	}
+	e.pause.rules = map[QueueFilter]struct{}{}
 	e.metrics = newMetrics(e)
 	st := sp.Stats()
 	e.log.Info("spool recovered", "dir", cfg.Spool.Dir, "messages", st.Messages, "recipients", st.Recipients)

@@ -72,6 +72,7 @@ type runner struct {
 	httpAddr string // "" without metrics
 	pid      int    // 0: no process to sample
 	hc       *http.Client
+	tmpDir   string  // removed by close; "" when Options.Dir was given
 	m0       metrics // metrics before injection (a target's counters are not ours)
 
 	sentMsgs atomic.Int64 // messages injected so far, for the progress line
@@ -131,8 +132,7 @@ func (r *runner) setup(ctx context.Context) error {
 		if dir, err = os.MkdirTemp("", "sluice-bench-"); err != nil {
 			return fmt.Errorf("run: work dir: %w", err)
 		}
-		r.opts.Dir = dir
-		defer func() { r.tmpDir = dir }()
+		r.tmpDir = dir
 	}
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	mxPort, _ := strconv.Atoi(port)

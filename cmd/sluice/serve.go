@@ -117,7 +117,10 @@ func serve(ctx context.Context, cfg *configs.Config) error {
 	}
 	var httpSrv *http.Server
 	if httpLn != nil {
-		httpSrv = &http.Server{Handler: api.NewHTTPHandler(eng), ReadHeaderTimeout: 10 * time.Second}
+		mux := http.NewServeMux()
+		mux.Handle("/", api.NewHTTPHandler(eng))
+		mux.Handle("/admin/", api.NewAdminHandler(eng))
+		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- httpSrv.Serve(httpLn) }()
 	}
 	log.Info("sluice serving", "version", version, "smtp", addrOf(smtpLn), "http", addrOf(httpLn), "spool", cfg.Spool.Dir)

@@ -82,6 +82,16 @@ func TestServe_InjectRestartInspect(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+	ls, stderr, code := runSluice(t, "queue", "ls", "--server", httpAddr, "--domain", "d0.test")
+	if code != 0 || !contains(ls, "default  d0.test  80") {
+		t.Errorf("queue ls: exit %d\n%s%s", code, ls, stderr)
+	}
+	if out, _, code := runSluice(t, "queue", "pause", "--server", httpAddr, "--domain", "d1.test"); code != 0 || !contains(out, `"paused_queues": 1`) {
+		t.Errorf("queue pause: %d %s", code, out)
+	}
+	if out, _, code := runSluice(t, "queue", "purge", "--server", httpAddr); code == 0 || !contains(out+"", "") {
+		t.Errorf("queue purge without a filter must refuse: exit %d", code)
+	}
 	n.stop()
 	if !n.exitState.Success() {
 		t.Errorf("serve exit after SIGTERM: %v\n%s", n.exitState, n.stderr)

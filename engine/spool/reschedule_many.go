@@ -12,6 +12,9 @@ type Retry struct {
 	Recipient Recipient // only MsgID and Idx are used
 	Next      time.Time
 	Reply     string
+	// Requeue moves the recipient without counting an attempt or touching
+	// its last reply (an operator's flush, not a delivery result).
+	Requeue bool
 }
 
 // RescheduleMany is Reschedule for many recipients in one batch committed
@@ -61,9 +64,11 @@ func (s *Spool) RescheduleMany(rs []Retry) ([]Recipient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("spool: reschedule %s/%d: %w", r.Recipient.MsgID, r.Recipient.Idx, err)
 		}
-		st.attempts++
-		st.lastReply = r.Reply
-		st.lastAttempt = now
+		if !r.Requeue {
+			st.attempts++
+			st.lastReply = r.Reply
+			st.lastAttempt = now
+		}
 		nk := parsedQueueKey{vmta: old.vmta, domain: old.domain, dueMs: dueMsOf(r.Next), id: old.id, idx: old.idx}
 		ref.qkey = queueKey(nk.vmta, nk.domain, nk.dueMs, nk.id, nk.idx)
 		_ = b.Delete(queueKey(old.vmta, old.domain, old.dueMs, old.id, old.idx), nil)

@@ -1,0 +1,36 @@
+// Package run runs a benchmark scenario (bench/scenarios) against Sluice from
+// the outside and reports what it measured (`sluice bench run`).
+//
+// One job: set up a loopback world, offer the scenario's load, watch until
+// every recipient is accounted for, and measure. It drives Sluice only as a
+// user would: a child process started as `sluice serve --config F` (or a
+// running server, Options.Target), SMTP in, SMTP out, GET /metrics, and
+// /proc for its CPU time and memory. It must never import engine, configs
+// or api.
+//
+// A run, step by step:
+//
+//	start an in-process sink (bench/sink, scripted replies and duplicate
+//	  tracking on) and the fake DNS (every *.test domain's MX -> the sink)
+//	  on random loopback ports
+//	write serve's config in a temp dir: spool there, dns.resolvers = the
+//	  fake DNS, delivery.mx_port = the sink's port, delivery.tls off, small
+//	  min_free_space; merge the scenario's engine overrides over it
+//	start `sluice serve`, wait for /healthz
+//	sample /proc/<pid> (CPU, RSS) and /metrics
+//	inject with bench/inject (X-Sluice-Bench-Sent stamped on each message)
+//	every 200 ms until done or the scenario's timeout:
+//	  read the sink's stats and the server's metrics; draw the progress line
+//	  releasing scenario: once every recipient got a 451 once, sample RSS
+//	    and make the sink accept the deferred local part
+//	  done when delivered (sink) + bounced (metrics) == injected recipients
+//	sample /proc and metrics again; stop the server (SIGTERM, then kill)
+//
+// Invariants: every wait is bounded (the server's start, each scrape, the
+// run by the scenario's Timeout, the stop); nothing listens or dials beyond
+// 127.0.0.1; the temp dir is removed unless Options.Dir was given.
+//
+// The sink counts DSNs the engine sends to the injector's sender
+// (@sluice.test) apart, so that bounces do not look like deliveries or
+// duplicates.
+package run

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-mta/sluice/bench/run"
+	"github.com/sluice-mta/sluice/bench/scenarios"
+)
+
+// newBenchCmd is `sluice bench`: run the shipped benchmark scenarios.
+func newBenchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Run benchmark scenarios against Sluice on loopback (sink, fake DNS, serve)",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(newBenchRunCmd(), newBenchListCmd(), newBenchCompareCmd())
+	return cmd
+}
+
+// benchFlags are the flags `bench run` and `bench compare` share.
+type benchFlags struct {
+	opts     run.Options
+	jsonPath string
+	count    int
+	verbose  bool
+	quiet    bool
+}
+
+func (bf *benchFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&bf.opts.Target, "target", "", "SMTP address of a running Sluice (default: start one)")
+	f.StringVar(&bf.opts.TargetHTTP, "target-http", "", "with --target: its HTTP address, for /metrics")
+	f.IntVar(&bf.opts.TargetPID, "target-pid", 0, "with --target: its pid, for CPU time and memory")
+	f.StringVar(&bf.opts.SinkAddr, "sink", "127.0.0.1:0", "sink listen address (fix it for --target)")
+	f.StringVar(&bf.opts.DNSAddr, "dns", "127.0.0.1:0", "fake DNS listen address (fix it for --target)")
+	f.StringVar(&bf.opts.Bin, "bin", "", "sluice binary to start as the server (default: this one)")
+	f.StringVar(&bf.opts.Dir, "dir", "", "work directory, kept afterwards (default: a temp dir, removed)")
+	f.StringVar(&bf.jsonPath, "json", "", "also write the report as JSON to this file")
+	f.IntVar(&bf.count, "count", 0, "override the scenario's message count")
+	f.BoolVarP(&bf.verbose, "verbose", "v", false, "log the runner's steps to stderr")
+	f.BoolVarP(&bf.quiet, "quiet", "q", false, "no progress line")
+}
+
+// load returns the named scenario with the flags' overrides.
+func (bf *benchFlags) load(name string) (scenarios.Scenario, error) {
+	sc, err := scenarios.Load(name)
+	if err != nil {
+		return sc, err
+	}
+	if bf.count > 0 {
+		sc.Count = bf.count
+	}
+	level := slog.LevelWarn
+	if bf.verbose {
+		level = slog.LevelInfo
+	}
+	bf.opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if !bf.quiet {
+		bf.opts.Progress = os.Stderr
+	}
+	return sc, nil
+}
+
+// signalContext is cmd's context, cancelled by SIGINT or SIGTERM.
+func signalContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+}
+
+func newBenchRunCmd() *cobra.Command {
+	var bf benchFlags
+	cmd := &cobra.Command{
+		Use:   "run SCENARIO",
+		Short: "Run a scenario (a shipped name or a .yaml file) and report throughput, latency, CPU and memory",
+		Long: `Run a benchmark scenario end to end on loopback: start a sink and a fake DNS,
+start 'sluice serve' on a temporary spool (or use --target), inject the
+scenario's mail, wait until every recipient is delivered or bounced, and
+print a report (and --json FILE). Exit status 1 if the accounting does not add
+up or the run timed out.
+
+Shipped scenarios: ` + fmt.Sprint(scenarios.Names()) + `
+
+  sluice bench run small --json small.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := bf.load(args[0])
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext(cmd)
+			defer stop()
+			rep, err := run.Run(ctx, sc, bf.opts)
+			if err != nil {
+				return err
+			}
+			return reportBench(cmd, rep, bf.jsonPath)
+		},
+	}
+	bf.register(cmd)
+	return cmd
+}
+
+// reportBench prints rep, writes it to jsonPath if set, and fails unless
+// the run was correct.
+func reportBench(cmd *cobra.Command, rep *run.Report, jsonPath string) error {
+	if err := rep.WriteTable(cmd.OutOrStdout()); err != nil {
+		return err
+	}
+	if jsonPath != "" {
+		if err := rep.WriteJSONFile(jsonPath); err != nil {
+			return err
+		}
+	}
+	if !rep.Correct {
+		return &exitError{code: 1, err: fmt.Errorf("bench %s: accounting does not add up or timed out", rep.Scenario)}
+	}
+	return nil
+}
+
+func newBenchListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the shipped scenarios",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, n := range scenarios.Names() {
+				sc, err := scenarios.Load(n)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%-12s %s\n", n, sc.Description)
+			}
+			return nil
+		},
+	}
+}
+
+func newBenchCompareCmd() *cobra.Command {
+	var (
+		bf     benchFlags
+		source string
+	)
+	cmd := &cobra.Command{
+		Use:   "compare SCENARIO",
+		Short: "Run a scenario, then measure smtp-source straight into the sink (the loopback limit), and compare",
+		Long: `Run a scenario as 'bench run' does, then measure the loopback limit in the same
+run: Postfix's smtp-source sending the same number and size of messages
+straight into a sink (no queue), with connection reuse. Prints Sluice's
+delivered msgs/s as a share of that limit.
+
+  sluice bench compare small`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sc, err := bf.load(args[0])
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext(cmd)
+			defer stop()
+			cmp, err := run.Compare(ctx, sc, bf.opts, source)
+			if err != nil {
+				return err
+			}
+			if err := cmp.WriteTable(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			if bf.jsonPath != "" {
+				if err := cmp.WriteJSONFile(bf.jsonPath); err != nil {
+					return err
+				}
+			}
+			if !cmp.Sluice.Correct {
+				return &exitError{code: 1, err: fmt.Errorf("bench %s: accounting does not add up or timed out", sc.Name)}
+			}
+			return nil
+		},
+	}
+	bf.register(cmd)
+	cmd.Flags().StringVar(&source, "smtp-source", run.DefaultSMTPSource, "Postfix smtp-source binary")
+	return cmd
+}

@@ -1,0 +1,82 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sluice-mta/sluice/bench/sink"
+	"github.com/sluice-mta/sluice/engine/dsn"
+)
+
+func TestAdmin_PauseThenResume_LosesAndDuplicatesNothing(t *testing.T) {
+	w := newWorld(t, 0)
+	e := w.engine(t, t.TempDir(), nil)
+	defer e.Close()
+	if n := e.Pause(QueueFilter{Domain: "p1.test"}); n != 0 {
+		t.Fatalf("paused %d existing queues, want 0", n)
+	}
+	for i := 0; i < 50; i++ {
+		submit(t, e, "a@sender.example", fmt.Sprintf("u%d@p1.test", i))
+		submit(t, e, "a@sender.example", fmt.Sprintf("u%d@p2.test", i))
+	}
+	waitFor(t, "the unpaused domain", func() bool { return w.sink.Stats().ByDomain["p2.test"] == 50 })
+	time.Sleep(100 * time.Millisecond)
+	if got := w.sink.Stats().ByDomain["p1.test"]; got != 0 {
+		t.Fatalf("paused domain received %d", got)
+	}
+	qs := e.Queues(QueueFilter{Domain: "p1.test"})
+	if len(qs) != 1 || qs[0].Recipients != 50 || !qs[0].Paused {
+		t.Fatalf("paused queue: %+v", qs)
+	}
+	if n := e.Resume(QueueFilter{Domain: "p1.test"}); n != 1 {
+		t.Fatalf("resumed %d queues", n)
+	}
+	waitFor(t, "the resumed domain", func() bool { return w.sink.Stats().ByDomain["p1.test"] == 50 })
+	if st := w.sink.Stats(); st.Duplicates != 0 || st.Recipients != 100 {
+		t.Fatalf("after resume: %d recipients, %d duplicates", st.Recipients, st.Duplicates)
+	}
+}
+
+func TestAdmin_Flush_RetriesDeferredNow(t *testing.T) {
+	w := newWorld(t, 0)
+	e := w.engine(t, t.TempDir(), nil)
+	defer e.Close()
+	for i := 0; i < 5; i++ {
+		submit(t, e, "a@sender.example", fmt.Sprintf("defer%d@f.test", i))
+	}
+	waitFor(t, "five deferrals", func() bool { return w.sink.Stats().ByCode["451"] == 5 && e.SpoolStats().Recipients == 5 })
+	waitFor(t, "the queue to settle", func() bool { return e.Queues(QueueFilter{Domain: "f.test"})[0].EarliestDue.After(w.clock.Now()) })
+	w.sink.SetBehaviour("defer", sink.Accept)
+	n, err := e.Flush(context.Background(), QueueFilter{Domain: "f.test"})
+	if err != nil || n != 5 {
+		t.Fatalf("flush moved %d, %v", n, err)
+	}
+	waitFor(t, "delivery after flush", func() bool { return w.sink.Stats().Recipients == 5 })
+}
+
+func TestAdmin_PurgeWithDSN_BouncesToSender(t *testing.T) {
+	w := newWorld(t, 0)
+	e := w.engine(t, t.TempDir(), nil)
+	defer e.Close()
+	e.Pause(QueueFilter{Domain: "g.test"})
+	submit(t, e, "gina@sender.example", "x@g.test", "y@g.test")
+	submit(t, e, "hal@sender.example", "z@h.test")
+	waitFor(t, "h.test delivered", func() bool { return w.sink.Stats().Recipients == 1 })
+	n, err := e.Purge(context.Background(), QueueFilter{Domain: "g.test"}, true)
+	if err != nil || n != 2 {
+		t.Fatalf("purged %d, %v", n, err)
+	}
+	waitFor(t, "the purge DSN", func() bool { return w.capture.count() == 1 })
+	rep, err := dsn.Parse(w.capture.messages()[0].data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Recipients) != 2 || rep.Recipients[0].Status != "5.0.0" {
+		t.Fatalf("purge DSN: %+v", rep.Recipients)
+	}
+	if st := e.SpoolStats(); st.Recipients != 0 {
+		t.Fatalf("left after purge: %+v", st)
+	}
+}
