@@ -19,6 +19,10 @@ type Config struct {
 	Listen   Listen     `yaml:"listen"`
 	SMTPIn   SMTPIn     `yaml:"smtp_in"`
 	Delivery Delivery   `yaml:"delivery"`
+	VMTAs    []VMTA     `yaml:"vmtas"`
+	Pools    []Pool     `yaml:"pools"`
+	Domains  []Rule     `yaml:"domains"`
+	Sites    []Rule     `yaml:"sites"`
 	DNS      DNS        `yaml:"dns"`
 	Routes   []Route    `yaml:"routes"`
 	Acct     Accounting `yaml:"accounting"`
@@ -188,4 +192,55 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format is text or json. Default text.
 	Format string `yaml:"format"`
+}
+
+// VMTA is a virtual MTA: a source IP with its HELO name. With no vmtas
+// configured, one vmta named "default" sends from delivery.source_ip with
+// delivery.helo.
+type VMTA struct {
+	// Name identifies the vmta (X-Sluice-VMTA, pools, accounting).
+	Name string `yaml:"name"`
+	// SourceIP is the address outbound connections bind to (v4 or v6). It
+	// must be configured on the host.
+	SourceIP string `yaml:"source_ip"`
+	// HELO is the EHLO name; it should match SourceIP's PTR record.
+	HELO string `yaml:"helo"`
+	// Disabled vmtas take no new mail; their queued mail stays queued.
+	Disabled bool `yaml:"disabled"`
+	// Overrides are this vmta's own shaping directives (all domains).
+	Overrides Rule `yaml:"overrides"`
+	// Domains are this vmta's shaping rules per domain pattern.
+	Domains []Rule `yaml:"domains"`
+}
+
+// Pool is a named, weighted set of vmtas. Mail that names no pool and no
+// vmta goes to the pool named "default".
+type Pool struct {
+	Name    string       `yaml:"name"`
+	Members []PoolMember `yaml:"members"`
+}
+
+// PoolMember is one vmta of a pool with its weight (>= 1, default 1).
+type PoolMember struct {
+	VMTA   string `yaml:"vmta"`
+	Weight int    `yaml:"weight"`
+}
+
+// Rule is a set of shaping directives for the domains (or MX sites) that
+// Match names: an exact name, "*.example.com" (sub-domains), or "*". Every
+// directive is optional; what a rule leaves out comes from the rules
+// before it (delivery defaults, then sites, then domains, then the vmta's
+// own; see engine/shaping).
+type Rule struct {
+	Match               string     `yaml:"match"`
+	MaxSMTPOut          *int       `yaml:"max_smtp_out"`
+	MaxMsgPerConnection *int       `yaml:"max_msg_per_connection"`
+	MaxRcptPerMsg       *int       `yaml:"max_rcpt_per_msg"`
+	MaxMsgRate          string     `yaml:"max_msg_rate"`  // "100/s", "1000/h"; "" = unset
+	MaxConnRate         string     `yaml:"max_conn_rate"` // "10/s"; "" = unset
+	RetryAfter          []Duration `yaml:"retry_after"`
+	BounceAfter         *Duration  `yaml:"bounce_after"`
+	TLS                 string     `yaml:"tls"`
+	MXRollup            *bool      `yaml:"mx_rollup"`
+	Route               []string   `yaml:"route"`
 }

@@ -164,3 +164,30 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParse_VMTAsPoolsAndRules(t *testing.T) {
+	cfg, err := Parse([]byte(`vmtas:
+  - {name: ip2, source_ip: 127.0.0.2, helo: mta2.example.test}
+  - {name: ip3, source_ip: 127.0.0.3, helo: mta3.example.test, overrides: {max_smtp_out: 2}}
+pools:
+  - {name: default, members: [{vmta: ip2, weight: 1}, {vmta: ip3, weight: 2}]}
+domains:
+  - {match: "*.test", max_msg_rate: 100/s, max_smtp_out: 3, max_rcpt_per_msg: 50}
+`), "f.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.VMTAs) != 2 || *cfg.VMTAs[1].Overrides.MaxSMTPOut != 2 || cfg.Pools[0].Members[1].Weight != 2 ||
+		cfg.Domains[0].MaxMsgRate != "100/s" || *cfg.Domains[0].MaxSMTPOut != 3 || cfg.Domains[0].MaxConnRate != "" {
+		t.Fatalf("decoded: %+v", cfg)
+	}
+	for _, tt := range []struct{ yaml, want string }{
+		{"pools:\n  - {name: p, members: [{vmta: nope}]}\n", `config: line 2: pools[0].members[0].vmta: pool "p" names unknown vmta "nope"`},
+		{"vmtas:\n  - {name: a, source_ip: 300.1.1.1, helo: h}\n", `config: line 2: vmtas[0].source_ip: invalid IP address "300.1.1.1"`},
+		{"domains:\n  - {match: x, max_smtp_outt: 3}\n", `config: line 2: unknown key "max_smtp_outt" in domains[0]`},
+	} {
+		if _, err := Parse([]byte(tt.yaml), "f.yaml"); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("got %v\nwant %s", err, tt.want)
+		}
+	}
+}

@@ -137,6 +137,12 @@ func (d *decoder) decode(path string, n *yaml.Node, v reflect.Value) error {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return nil // "key:" with no value keeps the default
 	}
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		return d.decode(path, n, v.Elem())
+	}
 	switch v.Type() {
 	case sizeType, durationType, prefixType, addrType:
 		return d.decodeSpecial(path, n, v)

@@ -23,7 +23,7 @@ func (c *Config) errf(key, format string, args ...any) error {
 // Validate checks values that decode fine but make no sense together or
 // out of range. Each error names the key and, when known, its line.
 func (c *Config) Validate() error {
-	checks := []func() error{c.validateSpool, c.validateListen, c.validateSMTPIn, c.validateDelivery, c.validateRest}
+	checks := []func() error{c.validateSpool, c.validateListen, c.validateSMTPIn, c.validateDelivery, c.validateVMTAs, c.validateRest}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -179,6 +179,47 @@ func (c *Config) validateDelivery() error {
 	case "csv", "jsonl":
 	default:
 		return c.errf("accounting.format", "invalid format %q (want csv or jsonl)", c.Acct.Format)
+	}
+	return nil
+}
+
+func (c *Config) validateVMTAs() error {
+	names := map[string]bool{}
+	for i, v := range c.VMTAs {
+		key := fmt.Sprintf("vmtas[%d]", i)
+		switch {
+		case v.Name == "" || strings.ContainsAny(v.Name, " \t/\x00"):
+			return c.errf(key+".name", "every vmta needs a name without spaces or slashes")
+		case names[v.Name]:
+			return c.errf(key+".name", "vmta %q is defined twice", v.Name)
+		case net.ParseIP(v.SourceIP) == nil:
+			return c.errf(key+".source_ip", "invalid IP address %q", v.SourceIP)
+		case v.HELO == "" || strings.ContainsAny(v.HELO, " \t"):
+			return c.errf(key+".helo", "vmta %q needs a HELO name (its IP's PTR)", v.Name)
+		}
+		names[v.Name] = true
+	}
+	pools := map[string]bool{}
+	for i, p := range c.Pools {
+		key := fmt.Sprintf("pools[%d]", i)
+		switch {
+		case p.Name == "":
+			return c.errf(key+".name", "every pool needs a name")
+		case pools[p.Name]:
+			return c.errf(key+".name", "pool %q is defined twice", p.Name)
+		case len(p.Members) == 0:
+			return c.errf(key+".members", "pool %q has no members", p.Name)
+		}
+		pools[p.Name] = true
+		for j, m := range p.Members {
+			mk := fmt.Sprintf("%s.members[%d]", key, j)
+			if !names[m.VMTA] && !(len(c.VMTAs) == 0 && m.VMTA == "default") {
+				return c.errf(mk+".vmta", "pool %q names unknown vmta %q", p.Name, m.VMTA)
+			}
+			if m.Weight < 0 {
+				return c.errf(mk+".weight", "weight must be at least 1")
+			}
+		}
 	}
 	return nil
 }
