@@ -9,7 +9,7 @@ CYCLES   ?= 100
 # Packages whose tests exercise concurrency run under the race detector.
 RACE_PKGS := ./...
 
-.PHONY: all build run test test-deps bench-deps fmt-check vet unit crash-test bench bench-spool bench-inject clean
+.PHONY: all build run test test-deps bench-deps fmt-check vet unit crash-test bench bench-spool bench-inject clean proto
 
 all: build
 
@@ -57,6 +57,18 @@ bench-spool:
 ## bench-inject: durable injection into `serve` vs smtp-source into the sink (needs bench-deps)
 bench-inject: build bench-deps
 	bash bench/inject-vs-sink.sh
+
+## proto: regenerate proto/sluice/v1/*.go and api/openapi/sluice.swagger.json (the output is committed)
+PROTO_SRC := $(wildcard proto/sluice/v1/*.proto)
+proto:
+	@bash .ci/install-deps.sh proto
+	PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc -I proto -I third_party/googleapis \
+		--go_out=proto --go_opt=paths=source_relative \
+		--go-grpc_out=proto --go-grpc_opt=paths=source_relative \
+		--grpc-gateway_out=proto --grpc-gateway_opt=paths=source_relative \
+		--openapiv2_out=api/openapi \
+		--openapiv2_opt=allow_merge=true,merge_file_name=sluice,json_names_for_fields=false,disable_service_tags=false \
+		$(PROTO_SRC:proto/%=%)
 
 clean:
 	rm -rf bin

@@ -36,14 +36,18 @@ proto)
 	# the plugins are pinned here and installed into $(go env GOPATH)/bin.
 	command -v protoc >/dev/null || apt_install protobuf-compiler
 	gobin=$(go env GOPATH)/bin
-	want_plugin() { # name version: true when the installed binary is not that version
-		[ -x "$gobin/$1" ] || return 0
-		! go version -m "$gobin/$1" 2>/dev/null | grep -q "[[:space:]]mod[[:space:]].*[[:space:]]$2[[:space:]]"
+	# go_tool PKG VERSION: go install PKG@VERSION unless that version is installed.
+	go_tool() {
+		local bin=$gobin/${1##*/}
+		if [ -x "$bin" ] && go version -m "$bin" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]].*[[:space:]]$2([[:space:]]|$)"; then
+			return 0
+		fi
+		go install "$1@$2"
 	}
-	want_plugin protoc-gen-go v1.36.12 && go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
-	want_plugin protoc-gen-go-grpc v1.6.2 && go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
-	want_plugin protoc-gen-grpc-gateway v2.33.0 && go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@v2.33.0
-	want_plugin protoc-gen-openapiv2 v2.33.0 && go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@v2.33.0
+	go_tool google.golang.org/protobuf/cmd/protoc-gen-go v1.36.12
+	go_tool google.golang.org/grpc/cmd/protoc-gen-go-grpc v1.6.2
+	go_tool github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway v2.33.0
+	go_tool github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2 v2.33.0
 	;;
 *) echo "usage: $0 test|bench|proto" >&2; exit 2 ;;
 esac

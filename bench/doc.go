@@ -1,6 +1,8 @@
 // Package bench is Sluice's benchmark harness: the SMTP sink (bench/sink),
-// the injection load generator (bench/inject) and, as the harness grows,
-// fake DNS, scenarios, reports and peer comparison.
+// the injection load generator (bench/inject), the fake DNS
+// (bench/fakedns), the shipped scenarios (bench/scenarios) and the runner
+// that plays them against a `sluice serve` child process and reports, with
+// the loopback-limit comparison (bench/run, `sluice bench`).
 //
 // It is a client of Sluice from the outside: it may import the generated
 // protobuf client code, never the engine.

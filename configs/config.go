@@ -228,9 +228,9 @@ type PoolMember struct {
 
 // Rule is a set of shaping directives for the domains (or MX sites) that
 // Match names: an exact name, "*.example.com" (sub-domains), or "*". Every
-// directive is optional; what a rule leaves out comes from the rules
-// before it (delivery defaults, then sites, then domains, then the vmta's
-// own; see engine/shaping).
+// directive is optional; what a rule leaves out comes from the layers
+// before it: delivery defaults < domains < sites < the vmta's own (see
+// engine/shaping's doc for the full precedence and why).
 type Rule struct {
 	Match               string     `yaml:"match"`
 	MaxSMTPOut          *int       `yaml:"max_smtp_out"`

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/sluice-mta/sluice/engine/deliver/mx"
 	"github.com/sluice-mta/sluice/engine/dsn"
 	"github.com/sluice-mta/sluice/engine/queue"
+	"github.com/sluice-mta/sluice/engine/shaping"
 	"github.com/sluice-mta/sluice/engine/spool"
 )
 
@@ -74,20 +74,16 @@ func (d *deliveryState) flight(k queue.Key) *flight {
 	return f
 }
 
-// defaultVMTA is the one vmta until the pools issue lands.
-type defaultVMTA struct {
-	name   string
-	source netip.Addr
-	helo   string
-}
 
 // resultItem is one finished job waiting for its bookkeeping.
 type resultItem struct {
-	key   queue.Key
-	batch []spool.Recipient
-	env   *spool.Envelope
-	res   *deliver.Result
-	start time.Time
+	key    queue.Key
+	batch  []spool.Recipient
+	env    *spool.Envelope
+	res    *deliver.Result
+	start  time.Time
+	retry  []time.Duration // the retry_after in force for this queue
+	source string          // the vmta's source IP, for accounting
 }
 
 // maxInflightPerQueue bounds the recipients one queue has in flight; past
@@ -205,19 +201,34 @@ func (e *Engine) route(ctx context.Context, k queue.Key, batch []spool.Recipient
 	}
 	if len(expired) > 0 {
 		e.failLocally(k, expired, client.Reply{Code: 550, Enhanced: "4.4.7", Local: true,
-			Text: "Message expired: not delivered within " + e.bounceAfter.String()}, true)
+			Text: "Message expired: not delivered within its bounce_after"}, true)
 	}
 	if len(live) == 0 {
 		return
 	}
+	snd, ok := e.sender(k.VMTA)
+	if !ok {
+		e.log.Error("queued mail names a vmta that is not configured; it waits (configure it again, or purge the queue)",
+			"vmta", k.VMTA, "domain", k.Domain)
+		e.failLocally(k, live, client.Reply{Code: 451, Enhanced: "4.3.5", Local: true,
+			Text: "vmta " + k.VMTA + " is not configured"}, false)
+		return
+	}
+	pre := e.limits(k.VMTA, k.Domain, "")
 	plan, err := e.resolver.Lookup(ctx, k.Domain)
 	if err != nil {
 		reply, bounce := dnsFailureReply(err)
 		e.failLocally(k, live, reply, bounce)
 		return
 	}
-	for _, job := range e.jobs(k, plan, live) {
-		if err := e.pool.Submit(ctx, job.job); err != nil {
+	if !pre.MXRollup {
+		p := *plan
+		p.Site = "domain:" + k.Domain // its own pool and limits
+		plan = &p
+	}
+	lim := e.limits(k.VMTA, k.Domain, plan.Site)
+	for _, job := range e.jobs(k, snd, plan, lim, live) {
+		if err := e.conns.Submit(ctx, job.job); err != nil {
 			e.release(k, job.batch) // shutting down: the spool still holds them
 		}
 	}
@@ -246,7 +257,7 @@ type plannedJob struct {
 }
 
 // jobs groups a batch by message, at most max_rcpt_per_msg recipients a job.
-func (e *Engine) jobs(k queue.Key, plan *mx.Plan, batch []spool.Recipient) []plannedJob {
+func (e *Engine) jobs(k queue.Key, snd *sender, plan *mx.Plan, lim shaping.Limits, batch []spool.Recipient) []plannedJob {
 	byMsg := map[string][]spool.Recipient{}
 	var order []string
 	for _, r := range batch {
@@ -269,26 +280,45 @@ func (e *Engine) jobs(k queue.Key, plan *mx.Plan, batch []spool.Recipient) []pla
 			continue
 		}
 		for len(rs) > 0 {
-			n := min(len(rs), e.maxRcptPerMsg)
+			n := min(len(rs), lim.MaxRcptPerMsg)
 			chunk := rs[:n:n]
 			rs = rs[n:]
-			out = append(out, plannedJob{job: e.newJob(k, plan, &env, body, chunk), batch: chunk})
+			out = append(out, plannedJob{job: e.newJob(k, snd, plan, lim, &env, body, chunk), batch: chunk})
 		}
 	}
 	return out
 }
 
-func (e *Engine) newJob(k queue.Key, plan *mx.Plan, env *spool.Envelope, body []byte, chunk []spool.Recipient) *deliver.Job {
+func (e *Engine) newJob(k queue.Key, snd *sender, plan *mx.Plan, lim shaping.Limits, env *spool.Envelope, body []byte, chunk []spool.Recipient) *deliver.Job {
 	to := make([]string, len(chunk))
 	for i, r := range chunk {
 		to[i] = r.Address
 	}
 	start := e.clock()
+	helo := snd.HELO
+	if helo == "" {
+		helo = e.hostname
+	}
+	tls := tlsPolicy(lim.TLS)
+	dl := deliver.Limits{MaxConnections: lim.MaxSMTPOut, MaxMessagesPerConnection: lim.MaxMsgPerConnection,
+		IdleTimeout: e.idleTimeout}
+	if !lim.MaxMsgRate.IsZero() {
+		dl.MsgRate, dl.MsgBurst = lim.MaxMsgRate.Limit(), lim.MaxMsgRate.Burst()
+	}
+	if !lim.MaxConnRate.IsZero() {
+		dl.ConnRate, dl.ConnBurst = lim.MaxConnRate.Limit(), lim.MaxConnRate.Burst()
+	}
+	src := ""
+	if snd.Source.IsValid() {
+		src = snd.Source.String()
+	}
 	job := &deliver.Job{
 		VMTA:   k.VMTA,
-		Source: e.vmta.source,
-		HELO:   e.vmta.helo,
+		Source: snd.Source,
+		HELO:   helo,
 		Plan:   plan,
+		Limits: &dl,
+		TLS:    &tls,
 		Tx: client.Transaction{
 			From:     env.From,
 			To:       to,
@@ -302,7 +332,7 @@ func (e *Engine) newJob(k queue.Key, plan *mx.Plan, env *spool.Envelope, body []
 		job.Tx.DSN = &client.DSN{Ret: env.DSNRet, EnvID: env.EnvID}
 	}
 	job.Done = func(res *deliver.Result) {
-		e.results <- resultItem{key: k, batch: chunk, env: env, res: res, start: start}
+		e.results <- resultItem{key: k, batch: chunk, env: env, res: res, start: start, retry: lim.RetryAfter, source: src}
 	}
 	return job
 }
@@ -328,7 +358,8 @@ func (e *Engine) failLocally(k queue.Key, batch []spool.Recipient, reply client.
 			e.release(k, rs)
 			continue
 		}
-		e.finish(resultItem{key: k, batch: rs, env: &env, res: &deliver.Result{Replies: res.Replies[:len(rs)]}, start: e.clock()})
+		e.finish(resultItem{key: k, batch: rs, env: &env, res: &deliver.Result{Replies: res.Replies[:len(rs)]}, start: e.clock(),
+			retry: e.limits(k.VMTA, k.Domain, "").RetryAfter})
 	}
 }
 
@@ -347,14 +378,6 @@ func (e *Engine) release(k queue.Key, rs []spool.Recipient) {
 	}
 }
 
-// nextRetry returns when a recipient that has failed attempts times is
-// tried again: the retry_after step (the last one repeats), jittered ±10%.
-func (e *Engine) nextRetry(now time.Time, attempts int) time.Time {
-	steps := e.retryAfter
-	d := steps[min(max(attempts, 0), len(steps)-1)]
-	jitter := time.Duration((rand.Float64()*0.2 - 0.1) * float64(d))
-	return now.Add(d + jitter)
-}
 
 // finish writes a job's outcome back: completes delivered and bounced
 // recipients, reschedules deferred ones, logs accounting, sends DSNs.
@@ -382,7 +405,7 @@ func (e *Engine) finish(it resultItem) {
 			rec.Type, rec.DSNAction = acct.TypeBounced, "failed"
 			e.metrics.bounced.Inc()
 		default:
-			next := e.nextRetry(now, r.Attempts)
+			next := retryAt(now, r.Attempts, it.retry, rand.Float64()*0.2-0.1)
 			if !r.ExpiresAt.IsZero() && next.After(r.ExpiresAt) {
 				next = r.ExpiresAt // the final word comes at expiry, not later
 			}
@@ -422,10 +445,7 @@ func (e *Engine) finish(it resultItem) {
 }
 
 func (e *Engine) acctRecord(it resultItem, r spool.Recipient, reply client.Reply, now time.Time) acct.Record {
-	src := ""
-	if e.vmta.source.IsValid() {
-		src = e.vmta.source.String()
-	}
+	src := it.source
 	diag := ""
 	if reply.Code != 0 {
 		diag = "smtp;" + reply.String()
@@ -465,7 +485,7 @@ func (e *Engine) waitDelivery(timeout time.Duration) {
 	e.bg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := e.pool.Close(ctx); err != nil {
+	if err := e.conns.Close(ctx); err != nil {
 		e.log.Warn("delivery pool did not drain in time", "err", err)
 	}
 	close(e.results)

@@ -146,7 +146,7 @@ func TestDelivery_MXRollup_TwoDomainsOneSitePool(t *testing.T) {
 		submit(t, e, "a@sender.example", fmt.Sprintf("u%d@alpha.test", i), fmt.Sprintf("u%d@beta.test", i))
 	}
 	waitFor(t, "80 deliveries", func() bool { return w.sink.Stats().Recipients == 80 })
-	sites := e.pool.Stats()
+	sites := e.conns.Stats()
 	if len(sites) != 1 {
 		t.Fatalf("want one (vmta, site) pool for two domains with the same MX, got %+v", sites)
 	}

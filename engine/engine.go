@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	memdb "github.com/hashicorp/go-memdb"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-mta/sluice/configs"
@@ -36,6 +37,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// NoDelivery leaves mail queued (tools and tests of injection alone).
 	NoDelivery bool
+	// NoBindCheck skips checking that each vmta's source IP is configured
+	// on this host (for tools that open the engine without sending).
+	NoBindCheck bool
 }
 
 // Engine is a running Sluice node's core. It is safe for concurrent use.
@@ -49,18 +53,17 @@ type Engine struct {
 	maxRecipients   int
 	maxMessageBytes int64
 	bounceAfter     time.Duration
-	retryAfter      []time.Duration
 	batchSize       int
-	maxRcptPerMsg   int
+	idleTimeout     time.Duration
 	hostname        string
-	vmta            defaultVMTA
 
 	pause pauses
 
 	// Delivery (see delivery.go).
 	sched        *queue.Scheduler
 	resolver     *mx.Resolver
-	pool         *deliver.Pool
+	conns        *deliver.Pool
+	state        *memdb.MemDB
 	acct         *acct.Log
 	dstate       deliveryState
 	results      chan resultItem
@@ -150,10 +153,12 @@ func (e *Engine) Submit(ctx context.Context, env Envelope, body []byte) (string,
 		return "", err
 	}
 	now := e.clock()
-	vmta := env.VMTA
-	if vmta == "" {
-		vmta = DefaultVMTA
+	vmta, err := e.chooseVMTA(&env)
+	if err != nil {
+		e.metrics.rejected.WithLabelValues("invalid").Inc()
+		return "", err
 	}
+	bounceAfter := e.limits(vmta, domainOf(env.To[0]), "").BounceAfter
 	id, err := e.spool.Put(ctx, &spool.NewMessage{
 		Envelope: spool.Envelope{
 			From:       env.From,
@@ -163,7 +168,7 @@ func (e *Engine) Submit(ctx context.Context, env Envelope, body []byte) (string,
 			Tenant:     env.Tenant,
 			Source:     env.Source,
 			ReceivedAt: now,
-			ExpiresAt:  now.Add(e.bounceAfter),
+			ExpiresAt:  now.Add(bounceAfter),
 			Body8Bit:   env.Body8Bit,
 			SMTPUTF8:   env.SMTPUTF8,
 			DSNRet:     env.DSNRet,

@@ -3,10 +3,11 @@ package engine
 import (
 	"crypto/tls"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
 
 	"github.com/sluice-mta/sluice/configs"
 	"github.com/sluice-mta/sluice/engine/acct"
@@ -21,24 +22,25 @@ import (
 func (e *Engine) setupDelivery(cfg *configs.Config, deps Deps) error {
 	d := cfg.Delivery
 	e.batchSize = d.BatchSize
-	e.maxRcptPerMsg = d.MaxRcptPerMsg
-	for _, r := range d.RetryAfter {
-		e.retryAfter = append(e.retryAfter, r.D())
-	}
+	e.idleTimeout = d.IdleTimeout.D()
 	e.hostname = cfg.SMTPIn.Hostname
 	if e.hostname == "" {
 		e.hostname, _ = os.Hostname()
 	}
-	e.vmta = defaultVMTA{name: DefaultVMTA, helo: d.HELO}
-	if e.vmta.helo == "" {
-		e.vmta.helo = e.hostname
+	r, err := buildRouting(cfg, !deps.NoBindCheck)
+	if err != nil {
+		return err
 	}
-	if d.SourceIP != "" {
-		a, err := netip.ParseAddr(d.SourceIP)
-		if err != nil {
-			return fmt.Errorf("engine: delivery.source_ip: %w", err)
+	if e.state, err = memdb.NewMemDB(routingSchema); err != nil {
+		return fmt.Errorf("engine: state: %w", err)
+	}
+	if err := e.applyRouting(r); err != nil {
+		return fmt.Errorf("engine: state: %w", err)
+	}
+	for _, s := range r.senders {
+		if s.Disabled {
+			e.pause.rules[QueueFilter{VMTA: s.Name}] = struct{}{}
 		}
-		e.vmta.source = a
 	}
 	if deps.NoDelivery || d.Hold {
 		if d.Hold {
@@ -46,18 +48,14 @@ func (e *Engine) setupDelivery(cfg *configs.Config, deps Deps) error {
 		}
 		return nil
 	}
-	var routes []mx.Route
-	for _, r := range cfg.Routes {
-		routes = append(routes, mx.Route{Domain: r.Domain, Hosts: r.Hosts})
-	}
 	res, err := mx.New(mx.Config{Resolvers: cfg.DNS.Resolvers, Port: d.MXPort, Timeout: cfg.DNS.Timeout.D(),
-		Routes: routes, Clock: e.clock})
+		Routes: r.routes, Clock: e.clock})
 	if err != nil {
 		return fmt.Errorf("engine: dns: %w", err)
 	}
 	e.resolver = res
 	copts := client.Options{
-		HELO:             e.vmta.helo,
+		HELO:             e.hostname,
 		TLS:              tlsPolicy(d.TLS),
 		ConnectTimeout:   d.Timeouts.Connect.D(),
 		GreetingTimeout:  d.Timeouts.Greeting.D(),
@@ -72,10 +70,7 @@ func (e *Engine) setupDelivery(cfg *configs.Config, deps Deps) error {
 		copts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	copts.SetDefaults()
-	limits := deliver.Limits{MaxConnections: d.MaxSMTPOut, MaxMessagesPerConnection: d.MaxMsgPerConnection,
-		IdleTimeout: d.IdleTimeout.D()}
-	e.pool = deliver.NewPool(deliver.Options{Client: copts, Logger: e.log.With("component", "deliver"),
-		Limits: func(vmta, site string) deliver.Limits { return limits }})
+	e.conns = deliver.NewPool(deliver.Options{Client: copts, Logger: e.log.With("component", "deliver")})
 	dir := cfg.Acct.Dir
 	if dir == "" {
 		dir = filepath.Join(cfg.Spool.Dir, "acct")

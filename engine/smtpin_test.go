@@ -28,7 +28,10 @@ func mustPrefixes(t *testing.T, ss ...string) []netip.Prefix {
 type spoolRecipient = spool.Recipient
 
 func TestSMTP_InjectWithSluiceHeaders_StoredOnEnvelopeAndStripped(t *testing.T) {
-	e, _ := testEngine(t, nil)
+	e, _ := testEngine(t, func(c *configs.Config) {
+		c.VMTAs = []configs.VMTA{{Name: "ip1", SourceIP: "127.0.0.2", HELO: "mta1.sluice.test"}}
+		c.Pools = []configs.Pool{{Name: "bulk", Members: []configs.PoolMember{{VMTA: "ip1"}}}}
+	})
 	defer e.Close()
 	srv, err := receive.NewServer(receive.Config{Hostname: "mx.sluice.test", Logger: slog.New(slog.DiscardHandler),
 		RelayNetworks: mustPrefixes(t, "127.0.0.0/8")}, e.SMTPSubmitter())
@@ -56,6 +59,11 @@ func TestSMTP_InjectWithSluiceHeaders_StoredOnEnvelopeAndStripped(t *testing.T) 
 	}
 	if env.VMTA != "ip1" || env.Pool != "bulk" || env.Campaign != "spring" || !strings.HasPrefix(env.Source, "smtp 127.0.0.1") {
 		t.Fatalf("envelope %+v", env)
+	}
+	err = sendMail(l.Addr().String(), "a@x.test", []string{"b@y.test"}, "X-Sluice-VMTA: nope\r\nSubject: t\r\n\r\nbody\r\n")
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 554 || !strings.Contains(se.Message, `unknown vmta "nope"`) {
+		t.Fatalf("unknown vmta: %v, want 554 naming it", err)
 	}
 	body, _ := e.spool.Body(id)
 	if strings.Contains(string(body), "X-Sluice") || !strings.HasPrefix(string(body), "Received: ") ||

@@ -2,12 +2,16 @@ package run
 
 import (
 	"bufio"
+	"context"
+	"log/slog"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sluice-mta/sluice/bench/scenarios"
 )
 
 func TestMerge_MapsMergeOthersReplace(t *testing.T) {
@@ -85,5 +89,20 @@ func TestReadProc_Self(t *testing.T) {
 	}
 	if _, err := readProc(-1); err == nil {
 		t.Error("readProc(-1) succeeded")
+	}
+}
+
+func TestLoopbackLimit_SmtpSourceIntoSink(t *testing.T) {
+	if _, err := os.Stat(DefaultSMTPSource); err != nil {
+		t.Skipf("no smtp-source: %v", err)
+	}
+	sc := scenarios.Scenario{Name: "lim", Count: 300, Size: "1KB", Rcpts: 2, Concurrency: 4}
+	sc.SetDefaults()
+	lim, err := loopbackLimit(context.Background(), sc, DefaultSMTPSource, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lim.Messages != 300 || lim.MessagesPerS <= 0 || !strings.Contains(lim.Command, "-r 2") {
+		t.Errorf("limit = %+v, want 300 messages at a positive rate with -r 2", lim)
 	}
 }

@@ -91,10 +91,17 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		case <-tick.C:
 		}
 		s = r.look(ctx)
-		r.prog.update(s.at, r.sentMsgs.Load(), int64(r.sc.Count), s.delivered, r.sc.Recipients())
+		var extra string
+		if r.sc.Release && released.IsZero() {
+			extra = fmt.Sprintf("  deferred once %d", s.st.ByCode["451"])
+		}
+		r.prog.update(s.at, r.sentMsgs.Load(), int64(r.sc.Count), s.delivered, r.sc.Recipients(), extra)
 
 		if res != nil && r.sc.Release && released.IsZero() && s.st.ByCode["451"] >= want {
-			// Every recipient was deferred at least once: the backlog is built.
+			// As many 451s as recipients: the backlog is built. NB: this
+			// takes the engine's first pass to finish before its retries
+			// start (it schedules by due time, oldest first); the sink
+			// does not keep which recipients it deferred.
 			p := r.proc()
 			rep.Backlog.RSSQueuedBytes = p.RSSBytes
 			rep.Backlog.QueuedSeconds = time.Since(start).Seconds()
@@ -111,9 +118,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 		}
 	}
 	r.prog.done()
-	// NB: for a bounced recipient the engine may still be sending its DSN;
-	// one more look counts what arrived meanwhile, without waiting for it.
-	s = r.look(ctx)
+	s = r.settle(ctx, s, want, rep.TimedOut)
 	after := r.proc()
 	rep.finish(s, start, released, before, after)
 	return rep, nil
@@ -138,4 +143,28 @@ func (r *runner) proc() procSample {
 		r.log.Warn("run: sample server process", "err", err)
 	}
 	return p
+}
+
+// settleTimeout bounds the wait for the server's queued gauge to agree with
+// what the sink saw.
+const settleTimeout = 5 * time.Second
+
+// settle looks again until the server's queued count equals the recipients
+// neither delivered nor bounced, or settleTimeout passes, and returns the
+// last look. NB: the engine updates its gauges after the delivery's reply
+// is read, so the last deliveries may not show there yet.
+func (r *runner) settle(ctx context.Context, s sample, want int64, timedOut bool) sample {
+	if timedOut || s.queued < 0 {
+		return s
+	}
+	deadline := time.Now().Add(settleTimeout)
+	for s.queued != max(want-s.delivered-s.bounced, 0) && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return s
+		case <-time.After(pollEvery):
+		}
+		s = r.look(ctx)
+	}
+	return s
 }

@@ -23,8 +23,9 @@ type progress struct {
 // barWidth is the bar's width in characters.
 const barWidth = 24
 
-// update redraws the line with the numbers seen at at.
-func (p *progress) update(at time.Time, sent, count, delivered, want int64) {
+// update redraws the line with the numbers seen at at; extra, if any, is
+// appended.
+func (p *progress) update(at time.Time, sent, count, delivered, want int64, extra string) {
 	if p.w == nil {
 		return
 	}
@@ -40,8 +41,8 @@ func (p *progress) update(at time.Time, sent, count, delivered, want int64) {
 		filled = int(min(delivered, want) * barWidth / want)
 	}
 	bar := strings.Repeat("#", filled) + strings.Repeat("-", barWidth-filled)
-	fmt.Fprintf(p.w, "\r%s [%s]  injected %d/%d  delivered %d/%d  %.0f rcpt/s   ",
-		p.name, bar, sent, count, delivered, want, p.rate)
+	fmt.Fprintf(p.w, "\r%s [%s]  injected %d/%d  delivered %d/%d  %.0f rcpt/s%s   ",
+		p.name, bar, sent, count, delivered, want, p.rate, extra)
 	p.drawn = true
 }
 

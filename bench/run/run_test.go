@@ -14,11 +14,15 @@ import (
 	"github.com/sluice-mta/sluice/bench/scenarios"
 )
 
-// sluiceBin is the sluice binary TestMain builds for the end-to-end tests.
-var sluiceBin string
+// sluiceBin is the sluice binary TestMain builds for the end-to-end tests,
+// or $SLUICE_BIN when set (a binary already built, e.g. by make).
+var sluiceBin = os.Getenv("SLUICE_BIN")
 
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
+		if sluiceBin != "" {
+			return m.Run()
+		}
 		dir, err := os.MkdirTemp("", "sluice-bench-test-")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -14,6 +14,8 @@
 // template names but the recipient lacks fails that recipient's Render
 // (rather than mailing "<no value>" to a customer); a template marks a value
 // optional with index, which never fails: {{or (index . "nick") "friend"}}.
+// One template's output for one recipient is capped at MaxPartSize, so a
+// runaway template fails that recipient rather than the process.
 // RawMIME is the alternative to templates: a complete message sent as is,
 // except that its line endings are normalised to CRLF.
 //

@@ -59,10 +59,15 @@ func isASCII(s string) bool {
 }
 
 // writeField writes "Name: value" CRLF, value already sanitised. A value with
-// non-ASCII text, or with a word too long to fold under 998 octets, is
-// written as RFC 2047 encoded-words; the line is folded before spaces.
+// non-ASCII text, with a word too long to fold under 998 octets, or with
+// "=?" is written as RFC 2047 encoded-words; the line is folded before
+// spaces.
+//
+// NB: "=?" forces encoding because a variable may itself hold an
+// encoded-word ("=?utf-8?q?x=0D=0ABcc:...?=") that a reader would decode
+// into a line break; encoded again, it decodes to its literal text.
 func writeField(b *bytes.Buffer, name, value string) {
-	if !isASCII(value) || longestWord(value)+len(name)+2 > maxLine {
+	if !isASCII(value) || strings.Contains(value, "=?") || longestWord(value)+len(name)+2 > maxLine {
 		value = encodeWords(value)
 	}
 	b.WriteString(name)
@@ -222,11 +227,20 @@ func formatAddress(s string) (string, string, error) {
 	if err != nil {
 		return "", "", fmt.Errorf("address %q: %w", s, err)
 	}
+	// NB: net/mail decodes encoded-words in the display name, so check the
+	// decoded name too: "=?utf-8?q?x=0D=0A?=" must not come back as a break.
+	if strings.IndexFunc(a.Name, isBreakingRune) >= 0 {
+		return "", "", fmt.Errorf("address %q: display name %w", s, errControl)
+	}
 	at := strings.LastIndexByte(a.Address, '@')
 	if at < 0 {
 		return "", "", fmt.Errorf("address %q: no domain", s)
 	}
-	return a.String(), a.Address[at+1:], nil
+	out := a.String()
+	if a.Name == "" {
+		out = out[1 : len(out)-1] // "<addr>" -> "addr", quoting kept
+	}
+	return out, a.Address[at+1:], nil
 }
 
 // checkDomain accepts a host name for the right side of a Message-ID.

@@ -50,11 +50,11 @@ func (e *Error) Unwrap() error { return e.Err }
 // Template is a parsed Content, ready to Render once per recipient. It is
 // immutable and safe for concurrent use.
 type Template struct {
-	subject *texttemplate.Template
-	text    *texttemplate.Template // nil when there is no text part
-	html    *htmltemplate.Template // nil when there is no HTML part
-	headers []headerTemplate       // sorted by canonical name
-	raw     []byte                 // non-nil for RawMIME content
+	subject  *texttemplate.Template
+	text     *texttemplate.Template // nil when there is no text part
+	html     *htmltemplate.Template // nil when there is no HTML part
+	headers  []headerTemplate       // sorted by canonical name
+	raw      []byte                 // non-nil for RawMIME content
 	sizeHint int
 }
 
@@ -131,7 +131,7 @@ func parseHTML(src string) (*htmltemplate.Template, error) {
 	// with no data so those errors belong to Parse, not to some recipient;
 	// an execution error (a missing key) is expected here and ignored.
 	var escErr *htmltemplate.Error
-	if err := tm.Execute(io.Discard, nil); errors.As(err, &escErr) {
+	if err := tm.Execute(limitWriter{new(bytes.Buffer)}, nil); errors.As(err, &escErr) {
 		return nil, &Error{"html", err}
 	}
 	return tm, nil

@@ -23,6 +23,15 @@ type Job struct {
 	// Done receives the outcome, exactly once, from the connection's
 	// goroutine. It must not block for long.
 	Done func(*Result)
+	// Limits, when set, are the (vmta, site) limits this job was planned
+	// under; the site adopts them if they changed (a reload), from its next
+	// transaction on. Nil keeps the site's limits.
+	Limits *Limits
+	// Scope splits one (vmta, site) into separately limited pools, for
+	// domains that shaping rules put under different limits ("" = one pool).
+	Scope string
+	// TLS overrides the pool's STARTTLS policy for this job's site; nil keeps it.
+	TLS *client.TLSPolicy
 }
 
 // Result is the outcome of a Job.

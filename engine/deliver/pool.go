@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/sluice-mta/sluice/engine/deliver/client"
 )
 
@@ -29,8 +31,16 @@ type Limits struct {
 	// Default 5s.
 	IdleTimeout time.Duration
 	// QueueLength is the ready queue's capacity in jobs; Submit blocks when it
-	// is full. Default 4 × MaxConnections.
+	// is full. Default 4 × MaxConnections. Fixed when the site is created.
 	QueueLength int
+	// MsgRate and MsgBurst bound transactions per second (max_msg_rate);
+	// 0 = unlimited.
+	MsgRate  rate.Limit
+	MsgBurst int
+	// ConnRate and ConnBurst bound new connections per second
+	// (max_conn_rate); 0 = unlimited.
+	ConnRate  rate.Limit
+	ConnBurst int
 }
 
 // SetDefaults fills zero fields.
@@ -76,7 +86,7 @@ type Pool struct {
 	closed bool
 }
 
-type siteKey struct{ vmta, site string }
+type siteKey struct{ vmta, site, scope string }
 
 // NewPool returns an empty pool; sites are created on first use.
 func NewPool(opts Options) *Pool {
@@ -92,36 +102,94 @@ func NewPool(opts Options) *Pool {
 // queue is full or until ctx ends. After a nil return, job.Done will be
 // called exactly once.
 func (p *Pool) Submit(ctx context.Context, job *Job) error {
-	s, err := p.site(job.VMTA, job.Plan.Site)
+	s, err := p.site(job)
 	if err != nil {
 		return err
+	}
+	if job.Limits != nil {
+		s.adopt(*job.Limits)
 	}
 	return s.submit(ctx, job)
 }
 
-func (p *Pool) site(vmta, name string) (*site, error) {
+func (p *Pool) site(job *Job) (*site, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, ErrClosed
 	}
-	k := siteKey{vmta, name}
+	k := siteKey{job.VMTA, job.Plan.Site, job.Scope}
 	s := p.sites[k]
 	if s == nil {
-		lim := Limits{}
-		if p.opts.Limits != nil {
-			lim = p.opts.Limits(vmta, name)
+		var lim Limits
+		switch {
+		case job.Limits != nil:
+			lim = *job.Limits
+		case p.opts.Limits != nil:
+			lim = p.opts.Limits(job.VMTA, job.Plan.Site)
 		}
 		lim.SetDefaults()
 		s = &site{pool: p, key: k, limits: lim, jobs: make(chan *Job, lim.QueueLength)}
+		s.msgLimiter = newLimiter(lim.MsgRate, lim.MsgBurst)
+		s.connLimiter = newLimiter(lim.ConnRate, lim.ConnBurst)
 		p.sites[k] = s
 	}
 	return s, nil
 }
 
+// newLimiter returns a limiter, or nil for "unlimited".
+func newLimiter(r rate.Limit, burst int) *rate.Limiter {
+	if r <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(r, max(burst, 1))
+}
+
+// adopt applies new limits to a running site (a reload, or a rule that
+// changed): open connections use them from their next transaction on.
+func (s *site) adopt(lim Limits) {
+	lim.SetDefaults()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.limits
+	lim.QueueLength = old.QueueLength // the channel's capacity is fixed
+	if lim == old {
+		return
+	}
+	s.limits = lim
+	s.msgLimiter = retune(s.msgLimiter, lim.MsgRate, lim.MsgBurst)
+	s.connLimiter = retune(s.connLimiter, lim.ConnRate, lim.ConnBurst)
+}
+
+func retune(l *rate.Limiter, r rate.Limit, burst int) *rate.Limiter {
+	if r <= 0 {
+		return nil
+	}
+	if l == nil {
+		return rate.NewLimiter(r, max(burst, 1))
+	}
+	l.SetLimit(r)
+	l.SetBurst(max(burst, 1))
+	return l
+}
+
+func (s *site) idleTimeout() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limits.IdleTimeout
+}
+
+// current returns the site's limits and limiters (they change on reload).
+func (s *site) current() (Limits, *rate.Limiter, *rate.Limiter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limits, s.msgLimiter, s.connLimiter
+}
+
 // SiteStats describes one (vmta, site) pool.
 type SiteStats struct {
 	VMTA, Site  string
+	Scope       string
 	Connections int // open or opening
 	Queued      int // jobs in the ready queue
 }
@@ -133,7 +201,7 @@ func (p *Pool) Stats() []SiteStats {
 	out := make([]SiteStats, 0, len(p.sites))
 	for k, s := range p.sites {
 		s.mu.Lock()
-		out = append(out, SiteStats{VMTA: k.vmta, Site: k.site, Connections: s.conns, Queued: len(s.jobs)})
+		out = append(out, SiteStats{VMTA: k.vmta, Site: k.site, Scope: k.scope, Connections: s.conns, Queued: len(s.jobs)})
 		s.mu.Unlock()
 	}
 	return out
@@ -173,7 +241,10 @@ func (p *Pool) Close(ctx context.Context) error {
 type site struct {
 	pool   *Pool
 	key    siteKey
-	limits Limits
+	limits Limits // under mu; changed by adopt
+	// msgLimiter and connLimiter enforce max_msg_rate and max_conn_rate for
+	// the whole site (nil = unlimited); under mu, changed by adopt.
+	msgLimiter, connLimiter *rate.Limiter
 	jobs   chan *Job
 
 	mu      sync.Mutex
@@ -247,7 +318,7 @@ func (s *site) run() {
 		sent     int
 		lastUsed time.Time
 	)
-	idle := time.NewTimer(s.limits.IdleTimeout)
+	idle := time.NewTimer(s.idleTimeout())
 	defer idle.Stop()
 	for {
 		job := s.next(idle)
@@ -263,7 +334,8 @@ func (s *site) run() {
 			}
 			continue
 		}
-		if c != nil && (c.Err() != nil || sent >= s.limits.MaxMessagesPerConnection) {
+		lim, msgLim, connLim := s.current()
+		if c != nil && (c.Err() != nil || sent >= lim.MaxMessagesPerConnection) {
 			_ = c.Quit()
 			c, sent = nil, 0
 		}
@@ -279,11 +351,19 @@ func (s *site) run() {
 		}
 		if c == nil {
 			var res *Result
+			if connLim != nil && connLim.Wait(s.pool.ctx) != nil {
+				job.Done(failAll(len(job.Tx.To), localTemp("4.3.2", "delivery stopped: engine shutting down"), ErrClosed))
+				continue
+			}
 			c, host, res = s.dial(job)
 			if c == nil {
 				job.Done(res)
 				continue
 			}
+		}
+		if msgLim != nil && msgLim.Wait(s.pool.ctx) != nil {
+			job.Done(failAll(len(job.Tx.To), localTemp("4.3.2", "delivery stopped: engine shutting down"), ErrClosed))
+			continue
 		}
 		job.Done(s.send(c, host, job))
 		sent++
@@ -310,7 +390,7 @@ func (s *site) next(idle *time.Timer) *Job {
 	}
 	s.idle++
 	s.mu.Unlock()
-	idle.Reset(s.limits.IdleTimeout)
+	idle.Reset(s.idleTimeout())
 	var job *Job
 	select {
 	case job = <-s.jobs:
@@ -343,6 +423,9 @@ func (s *site) dial(job *Job) (*client.Conn, string, *Result) {
 	opts := s.pool.opts.Client
 	opts.HELO = job.HELO
 	opts.LocalAddr = job.Source
+	if job.TLS != nil {
+		opts.TLS = *job.TLS
+	}
 	var lastErr error
 	tried := 0
 	for _, h := range job.Plan.Hosts {

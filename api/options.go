@@ -1,0 +1,126 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sluice-mta/sluice/engine"
+)
+
+// Submitter is the engine's one door for new mail, as the API uses it.
+// *engine.Engine satisfies it. Submit returns the queue ID only once the
+// message is durable; its errors wrap engine.ErrInvalidEnvelope,
+// engine.ErrTooLarge, spool.ErrLowSpace or a storage failure.
+type Submitter interface {
+	Submit(ctx context.Context, env engine.Envelope, body []byte) (string, error)
+}
+
+var _ Submitter = (*engine.Engine)(nil)
+
+// Defaults of Options.
+const (
+	DefaultMaxMessageBytes    = 50 << 20 // as smtp_in.max_message_size
+	DefaultMaxRecipients      = 1000     // as smtp_in.max_recipients
+	DefaultMaxBatchRecipients = 10000
+	DefaultIdempotencyTTL     = 24 * time.Hour
+	DefaultStreamWindow       = 64
+	DefaultSubmitConcurrency  = 32
+)
+
+// Options configures a Server. Zero values take the documented defaults
+// (EnsureDefaults); Submitter is required.
+type Options struct {
+	// Submitter stores accepted mail (the engine). Required.
+	Submitter Submitter
+	// Keys are the API keys that may call the API.
+	Keys []Key
+	// AllowLoopbackWithoutKey lets a client on a loopback address call
+	// every RPC without a key, with the admin role (the first-run default).
+	// A key that is sent is still checked. Default false.
+	AllowLoopbackWithoutKey bool
+	// MaxMessageBytes is the largest rendered message, in bytes. Default 50 MiB.
+	MaxMessageBytes int64
+	// MaxRecipients is the most recipients of one Inject (and of one stream
+	// message). Default 1000.
+	MaxRecipients int
+	// MaxBatchRecipients is the most recipients of one InjectBatch.
+	// Default 10,000.
+	MaxBatchRecipients int
+	// MaxRequestBytes is the largest request (gRPC message or REST body),
+	// in bytes. Default MaxMessageBytes*4/3 (base64 in JSON) + 16 MiB.
+	MaxRequestBytes int
+	// Idempotency stores the results of requests that carry an
+	// idempotency_key. Default: an in-memory store (lost on restart).
+	Idempotency IdempotencyStore
+	// IdempotencyTTL is how long a result is kept. Default 24 h.
+	IdempotencyTTL time.Duration
+	// StreamWindow is how many messages of one InjectStream are being
+	// stored at once; the server stops reading while the window is full,
+	// so gRPC flow control holds the client back. Default 64.
+	StreamWindow int
+	// SubmitConcurrency is how many messages of one InjectBatch are being
+	// stored at once (they then share the spool's group commits). Default 32.
+	SubmitConcurrency int
+	// MessageIDDomain is the right side of generated Message-IDs; empty
+	// means the domain of the From address.
+	MessageIDDomain string
+	// Clock returns the time for Date headers and idempotency expiry.
+	// Default time.Now.
+	Clock func() time.Time
+	// Logger receives structured logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// EnsureDefaults fills in the zero fields.
+func (o *Options) EnsureDefaults() {
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if o.MaxRecipients <= 0 {
+		o.MaxRecipients = DefaultMaxRecipients
+	}
+	if o.MaxBatchRecipients <= 0 {
+		o.MaxBatchRecipients = DefaultMaxBatchRecipients
+	}
+	if o.MaxRequestBytes <= 0 {
+		o.MaxRequestBytes = int(o.MaxMessageBytes/3*4) + 16<<20
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.IdempotencyTTL <= 0 {
+		o.IdempotencyTTL = DefaultIdempotencyTTL
+	}
+	if o.Idempotency == nil {
+		o.Idempotency = NewMemoryIdempotencyStore(o.Clock)
+	}
+	if o.StreamWindow <= 0 {
+		o.StreamWindow = DefaultStreamWindow
+	}
+	if o.SubmitConcurrency <= 0 {
+		o.SubmitConcurrency = DefaultSubmitConcurrency
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Validate checks the options after EnsureDefaults.
+func (o *Options) Validate() error {
+	if o.Submitter == nil {
+		return fmt.Errorf("api: Options.Submitter is required")
+	}
+	seen := map[string]bool{}
+	for i, k := range o.Keys {
+		if err := k.validate(); err != nil {
+			return fmt.Errorf("api: keys[%d]: %w", i, err)
+		}
+		if seen[k.Name] {
+			return fmt.Errorf("api: keys[%d]: duplicate name %q", i, k.Name)
+		}
+		seen[k.Name] = true
+	}
+	return nil
+}

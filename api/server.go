@@ -1,0 +1,64 @@
+package api
+
+import (
+	"google.golang.org/grpc"
+
+	pb "github.com/sluice-mta/sluice/proto/sluice/v1"
+)
+
+// Server implements the gRPC services (for now Injector) over a Submitter.
+// One Server backs both the gRPC listener (GRPCServer) and the REST gateway
+// (RESTHandler), so that both share the idempotency guard. It is safe for
+// concurrent use.
+type Server struct {
+	pb.UnimplementedInjectorServer
+
+	opts    Options
+	auth    *authenticator
+	flights flights
+}
+
+// New checks opts and returns a Server.
+func New(opts Options) (*Server, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, auth: newAuthenticator(opts.Keys, opts.AllowLoopbackWithoutKey)}
+	s.flights.m = map[string]chan struct{}{}
+	return s, nil
+}
+
+// ServerOptions are the grpc.ServerOptions the services need: the
+// authentication interceptors and the request size limit.
+func (s *Server) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.auth.unaryInterceptor),
+		grpc.ChainStreamInterceptor(s.auth.streamInterceptor),
+		grpc.MaxRecvMsgSize(s.opts.MaxRequestBytes),
+	}
+}
+
+// Register registers the services on r. r must have been built with
+// ServerOptions: without the interceptors every call is Unauthenticated.
+func (s *Server) Register(r grpc.ServiceRegistrar) {
+	pb.RegisterInjectorServer(r, s)
+}
+
+// GRPCServer returns a grpc.Server with ServerOptions, extra (TLS
+// credentials, keepalive) and the services registered.
+func (s *Server) GRPCServer(extra ...grpc.ServerOption) *grpc.Server {
+	g := grpc.NewServer(append(s.ServerOptions(), extra...)...)
+	s.Register(g)
+	return g
+}
+
+// NewGRPCServer is New followed by GRPCServer, for callers that need no
+// REST gateway.
+func NewGRPCServer(opts Options, extra ...grpc.ServerOption) (*grpc.Server, error) {
+	s, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	return s.GRPCServer(extra...), nil
+}
