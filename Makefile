@@ -9,7 +9,7 @@ CYCLES   ?= 100
 # Packages whose tests exercise concurrency run under the race detector.
 RACE_PKGS := ./...
 
-.PHONY: all build run test test-deps bench-deps fmt-check vet unit crash-test bench bench-spool bench-inject clean proto
+.PHONY: all build build-static run test test-deps bench-deps fmt-check vet unit crash-test bench bench-compare bench-spool bench-inject clean proto
 
 all: build
 
@@ -45,6 +45,8 @@ vet:
 
 unit:
 	$(GO) test -race -timeout 14m $(RACE_PKGS)
+	@# Rate-accuracy tests skip under -race (it slows everything ~10x): run them plain.
+	$(GO) test -count=1 -run 'TestShaping_MaxMsgRate|TestReload_Rate' ./engine/
 
 ## crash-test: the kill -9 crash test for many cycles (CYCLES=100 by default)
 crash-test:
@@ -53,6 +55,14 @@ crash-test:
 ## bench-spool: spool Put benchmarks (1 KB and 100 KB, 1..256 writers) and raw fsync
 bench-spool:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./engine/spool/
+
+## bench: the shipped scenarios (small, marketing, multi-rcpt, backlog); JSON reports under bench/out/
+bench: build
+	mkdir -p bench/out && for s in small marketing multi-rcpt backlog; do ./$(BIN) bench run $$s --json bench/out/$$s.json || exit 1; done
+
+## bench-compare: a scenario beside the loopback limit (smtp-source straight into the sink)
+bench-compare: build bench-deps
+	mkdir -p bench/out && ./$(BIN) bench compare small --json bench/out/compare-small.json
 
 ## bench-inject: durable injection into `serve` vs smtp-source into the sink (needs bench-deps)
 bench-inject: build bench-deps

@@ -16,6 +16,9 @@ import (
 //	POST /admin/queues/resume?vmta=&domain=    lift a pause rule
 //	POST /admin/queues/flush?vmta=&domain=     retry now
 //	POST /admin/queues/purge?vmta=&domain=&dsn=true|false
+//	GET  /admin/vmtas                          virtual MTAs with queued counts
+//	POST /admin/vmtas/{name}/disable|enable
+//	GET  /admin/pools
 //
 // An empty vmta or domain matches all. Replies are JSON. The HTTP listener
 // is an admin port: keep it on loopback or behind authentication.
@@ -60,6 +63,28 @@ func NewAdminHandler(e *engine.Engine) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"purged_recipients": n})
+	})
+	mux.HandleFunc("GET /admin/vmtas", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"vmtas": e.VMTAs()})
+	})
+	mux.HandleFunc("GET /admin/pools", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"pools": e.Pools()})
+	})
+	mux.HandleFunc("POST /admin/vmtas/{name}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		var disabled bool
+		switch r.PathValue("action") {
+		case "disable":
+			disabled = true
+		case "enable":
+		default:
+			writeJSON(w, http.StatusNotFound, map[string]any{"error": "want disable or enable", "field": "action"})
+			return
+		}
+		if err := e.SetVMTADisabled(r.PathValue("name"), disabled); err != nil {
+			writeJSON(w, http.StatusNotFound, map[string]any{"error": err.Error(), "field": "name"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"vmta": r.PathValue("name"), "disabled": disabled})
 	})
 	return mux
 }

@@ -170,9 +170,9 @@ func wantStatus(t *testing.T, err error, code codes.Code, field string) {
 	}
 	for _, d := range st.Details() {
 		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.FieldViolations {
+			for i, v := range br.FieldViolations {
 				if v.Field == field {
-					if !strings.Contains(st.Message(), field) {
+					if i == 0 && !strings.Contains(st.Message(), field) {
 						t.Errorf("message %q does not name %s", st.Message(), field)
 					}
 					return

@@ -144,6 +144,10 @@ type Delivery struct {
 	// BatchSize is how many recipients the scheduler reads from a queue at
 	// a time. Default 500.
 	BatchSize int `yaml:"batch_size"`
+	// MaxInflight bounds the recipients handed to delivery and not yet
+	// written back, across all queues: it bounds the delivery path's memory
+	// (message bodies, jobs) whatever the backlog. Default 20000.
+	MaxInflight int `yaml:"max_inflight"`
 }
 
 // Timeouts are the outbound per-phase timeouts.

@@ -147,6 +147,8 @@ func (c *Config) validateDelivery() error {
 		return c.errf("delivery.retry_after", "needs at least one interval")
 	case d.BatchSize <= 0:
 		return c.errf("delivery.batch_size", "must be positive")
+	case d.MaxInflight < d.BatchSize:
+		return c.errf("delivery.max_inflight", "must be at least delivery.batch_size (%d)", d.BatchSize)
 	}
 	switch d.TLS {
 	case "require", "opportunistic", "off":

@@ -74,7 +74,6 @@ func (d *deliveryState) flight(k queue.Key) *flight {
 	return f
 }
 
-
 // resultItem is one finished job waiting for its bookkeeping.
 type resultItem struct {
 	key    queue.Key
@@ -166,6 +165,12 @@ func (e *Engine) dispatch(ctx context.Context, k queue.Key) {
 	case len(batch) == 0:
 		return
 	}
+	// NB: the batch is marked in flight before the wait, so a slow pipeline
+	// never lets the dispatcher read it twice.
+	if err := e.inflight.acquire(ctx, len(batch)); err != nil {
+		e.forget(k, batch) // stopping: not acquired, so nothing to give back
+		return
+	}
 	if more {
 		e.sched.Schedule(k, now) // take turns with other queues
 	}
@@ -215,7 +220,7 @@ func (e *Engine) route(ctx context.Context, k queue.Key, batch []spool.Recipient
 		return
 	}
 	pre := e.limits(k.VMTA, k.Domain, "")
-	plan, err := e.resolver.Lookup(ctx, k.Domain)
+	plan, err := e.resolver.Load().Lookup(ctx, k.Domain)
 	if err != nil {
 		reply, bounce := dnsFailureReply(err)
 		e.failLocally(k, live, reply, bounce)
@@ -300,14 +305,7 @@ func (e *Engine) newJob(k queue.Key, snd *sender, plan *mx.Plan, lim shaping.Lim
 		helo = e.hostname
 	}
 	tls := tlsPolicy(lim.TLS)
-	dl := deliver.Limits{MaxConnections: lim.MaxSMTPOut, MaxMessagesPerConnection: lim.MaxMsgPerConnection,
-		IdleTimeout: e.idleTimeout}
-	if !lim.MaxMsgRate.IsZero() {
-		dl.MsgRate, dl.MsgBurst = lim.MaxMsgRate.Limit(), lim.MaxMsgRate.Burst()
-	}
-	if !lim.MaxConnRate.IsZero() {
-		dl.ConnRate, dl.ConnBurst = lim.MaxConnRate.Limit(), lim.MaxConnRate.Burst()
-	}
+	dl := e.deliverLimits(lim)
 	src := ""
 	if snd.Source.IsValid() {
 		src = snd.Source.String()
@@ -319,6 +317,7 @@ func (e *Engine) newJob(k queue.Key, snd *sender, plan *mx.Plan, lim shaping.Lim
 		Plan:   plan,
 		Limits: &dl,
 		TLS:    &tls,
+		Scope:  fmt.Sprint(e.table().Scope(k.VMTA, k.Domain)),
 		Tx: client.Transaction{
 			From:     env.From,
 			To:       to,
@@ -368,16 +367,21 @@ func (e *Engine) failLocally(k queue.Key, batch []spool.Recipient, reply client.
 func (e *Engine) release(k queue.Key, rs []spool.Recipient) {
 	f := e.dstate.flight(k)
 	f.mu.Lock()
+	n := 0
 	for _, r := range rs {
-		delete(f.set, rcptID{r.MsgID, r.Idx})
+		id := rcptID{r.MsgID, r.Idx}
+		if _, ok := f.set[id]; ok {
+			delete(f.set, id)
+			n++
+		}
 	}
 	idle := len(f.set) == 0
 	f.mu.Unlock()
+	e.inflight.release(n)
 	if idle {
 		e.scheduleHead(k)
 	}
 }
-
 
 // finish writes a job's outcome back: completes delivered and bounced
 // recipients, reschedules deferred ones, logs accounting, sends DSNs.
@@ -494,3 +498,26 @@ func (e *Engine) waitDelivery(timeout time.Duration) {
 }
 
 var errNoDelivery = fmt.Errorf("engine: delivery is not running")
+
+// deliverLimits maps shaping limits onto a connection pool's.
+func (e *Engine) deliverLimits(lim shaping.Limits) deliver.Limits {
+	dl := deliver.Limits{MaxConnections: lim.MaxSMTPOut, MaxMessagesPerConnection: lim.MaxMsgPerConnection,
+		IdleTimeout: e.idleTimeout}
+	if !lim.MaxMsgRate.IsZero() {
+		dl.MsgRate, dl.MsgBurst = lim.MaxMsgRate.Limit(), lim.MaxMsgRate.Burst()
+	}
+	if !lim.MaxConnRate.IsZero() {
+		dl.ConnRate, dl.ConnBurst = lim.MaxConnRate.Limit(), lim.MaxConnRate.Burst()
+	}
+	return dl
+}
+
+// forget unmarks recipients as in flight without giving back capacity.
+func (e *Engine) forget(k queue.Key, rs []spool.Recipient) {
+	f := e.dstate.flight(k)
+	f.mu.Lock()
+	for _, r := range rs {
+		delete(f.set, rcptID{r.MsgID, r.Idx})
+	}
+	f.mu.Unlock()
+}

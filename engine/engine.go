@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
@@ -61,11 +62,13 @@ type Engine struct {
 
 	// Delivery (see delivery.go).
 	sched        *queue.Scheduler
-	resolver     *mx.Resolver
+	resolver     atomic.Pointer[mx.Resolver]
+	reloadMu     sync.Mutex // one reload at a time
 	conns        *deliver.Pool
 	state        *memdb.MemDB
 	acct         *acct.Log
 	dstate       deliveryState
+	inflight     *inflightLimit
 	results      chan resultItem
 	resultsWG    sync.WaitGroup
 	bg           sync.WaitGroup

@@ -48,12 +48,11 @@ func (e *Engine) setupDelivery(cfg *configs.Config, deps Deps) error {
 		}
 		return nil
 	}
-	res, err := mx.New(mx.Config{Resolvers: cfg.DNS.Resolvers, Port: d.MXPort, Timeout: cfg.DNS.Timeout.D(),
-		Routes: r.routes, Clock: e.clock})
+	res, err := e.newResolver(cfg, r)
 	if err != nil {
-		return fmt.Errorf("engine: dns: %w", err)
+		return err
 	}
-	e.resolver = res
+	e.resolver.Store(res)
 	copts := client.Options{
 		HELO:             e.hostname,
 		TLS:              tlsPolicy(d.TLS),
@@ -69,7 +68,8 @@ func (e *Engine) setupDelivery(cfg *configs.Config, deps Deps) error {
 	if d.TLS == "require" {
 		copts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	copts.SetDefaults()
+	// NB: no SetDefaults here: it would fix a Dialer bound to no source
+	// address, and every job's vmta source IP would be ignored.
 	e.conns = deliver.NewPool(deliver.Options{Client: copts, Logger: e.log.With("component", "deliver")})
 	dir := cfg.Acct.Dir
 	if dir == "" {
@@ -89,6 +89,7 @@ func (e *Engine) setupDelivery(cfg *configs.Config, deps Deps) error {
 	}
 	e.sched = queue.NewScheduler(sc)
 	e.dstate.queues = map[queue.Key]*flight{}
+	e.inflight = newInflightLimit(d.MaxInflight)
 	e.results = make(chan resultItem, 1024)
 	e.startDelivery()
 	return nil
@@ -105,3 +106,12 @@ func tlsPolicy(s string) client.TLSPolicy {
 }
 
 var _ = time.Second
+
+func (e *Engine) newResolver(cfg *configs.Config, r *routing) (*mx.Resolver, error) {
+	res, err := mx.New(mx.Config{Resolvers: cfg.DNS.Resolvers, Port: cfg.Delivery.MXPort, Timeout: cfg.DNS.Timeout.D(),
+		Routes: r.routes, Clock: e.clock})
+	if err != nil {
+		return nil, fmt.Errorf("engine: dns: %w", err)
+	}
+	return res, nil
+}

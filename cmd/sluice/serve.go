@@ -51,7 +51,7 @@ effective configuration, then exits.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, cfg)
+			return serve(ctx, cfg, configPath)
 		},
 	}
 	cmd.Flags().StringVarP(&configPath, "config", "c", "", "configuration file (default: the embedded configs/sluice.yaml)")
@@ -78,7 +78,7 @@ func newLogger(cfg configs.Log) *slog.Logger {
 
 // serve runs the node until ctx is done, then shuts down in order:
 // listeners first (no new mail), then the engine (spool closed last).
-func serve(ctx context.Context, cfg *configs.Config) error {
+func serve(ctx context.Context, cfg *configs.Config, configPath string) error {
 	log := newLogger(cfg.Log)
 	slog.SetDefault(log)
 	rcfg, err := receiveConfig(cfg, log)
@@ -124,6 +124,7 @@ func serve(ctx context.Context, cfg *configs.Config) error {
 		go func() { errc <- httpSrv.Serve(httpLn) }()
 	}
 	log.Info("sluice serving", "version", version, "smtp", addrOf(smtpLn), "http", addrOf(httpLn), "spool", cfg.Spool.Dir)
+	go reloadOnHUP(ctx, eng, configPath, log)
 
 	select {
 	case <-ctx.Done():
@@ -191,4 +192,28 @@ func receiveConfig(cfg *configs.Config, log *slog.Logger) (receive.Config, error
 		return rc, fmt.Errorf("config: smtp_in: %w", err)
 	}
 	return rc, nil
+}
+
+// reloadOnHUP reloads the configuration file on SIGHUP. A bad file is
+// rejected whole, naming the key and line; the running configuration stays.
+func reloadOnHUP(ctx context.Context, eng *engine.Engine, path string, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		cfg, err := configs.Load(path)
+		if err == nil {
+			err = eng.Reload(cfg)
+		}
+		if err != nil {
+			log.Error("reload rejected; the running configuration stays", "file", nameOr(path), "err", err)
+			continue
+		}
+		log.Info("reloaded", "file", nameOr(path))
+	}
 }

@@ -23,9 +23,9 @@ type Job struct {
 	// Done receives the outcome, exactly once, from the connection's
 	// goroutine. It must not block for long.
 	Done func(*Result)
-	// Limits, when set, are the (vmta, site) limits this job was planned
-	// under; the site adopts them if they changed (a reload), from its next
-	// transaction on. Nil keeps the site's limits.
+	// Limits, when set, are the limits of the (vmta, site) pool this job
+	// opens if it is the first; an existing pool keeps its own (a reload
+	// changes them through Pool.Reconfigure). Nil: Options.Limits or defaults.
 	Limits *Limits
 	// Scope splits one (vmta, site) into separately limited pools, for
 	// domains that shaping rules put under different limits ("" = one pool).

@@ -106,9 +106,6 @@ func (p *Pool) Submit(ctx context.Context, job *Job) error {
 	if err != nil {
 		return err
 	}
-	if job.Limits != nil {
-		s.adopt(*job.Limits)
-	}
 	return s.submit(ctx, job)
 }
 
@@ -129,7 +126,7 @@ func (p *Pool) site(job *Job) (*site, error) {
 			lim = p.opts.Limits(job.VMTA, job.Plan.Site)
 		}
 		lim.SetDefaults()
-		s = &site{pool: p, key: k, limits: lim, jobs: make(chan *Job, lim.QueueLength)}
+		s = &site{pool: p, key: k, limits: lim, jobs: make(chan *Job, lim.QueueLength), domain: job.Plan.Domain}
 		s.msgLimiter = newLimiter(lim.MsgRate, lim.MsgBurst)
 		s.connLimiter = newLimiter(lim.ConnRate, lim.ConnBurst)
 		p.sites[k] = s
@@ -143,6 +140,21 @@ func newLimiter(r rate.Limit, burst int) *rate.Limiter {
 		return nil
 	}
 	return rate.NewLimiter(r, max(burst, 1))
+}
+
+// Reconfigure recomputes every site's limits with limits(vmta, site,
+// domain), domain being the destination that first opened the site (a
+// reload). Open connections use the new limits from their next transaction.
+func (p *Pool) Reconfigure(limits func(vmta, site, domain string) Limits) {
+	p.mu.Lock()
+	sites := make([]*site, 0, len(p.sites))
+	for _, s := range p.sites {
+		sites = append(sites, s)
+	}
+	p.mu.Unlock()
+	for _, s := range sites {
+		s.adopt(limits(s.key.vmta, s.key.site, s.domain))
+	}
 }
 
 // adopt applies new limits to a running site (a reload, or a rule that
@@ -241,11 +253,12 @@ func (p *Pool) Close(ctx context.Context) error {
 type site struct {
 	pool   *Pool
 	key    siteKey
+	domain string // the destination that opened the site, for Reconfigure
 	limits Limits // under mu; changed by adopt
 	// msgLimiter and connLimiter enforce max_msg_rate and max_conn_rate for
 	// the whole site (nil = unlimited); under mu, changed by adopt.
 	msgLimiter, connLimiter *rate.Limiter
-	jobs   chan *Job
+	jobs                    chan *Job
 
 	mu      sync.Mutex
 	conns   int  // connection goroutines running
