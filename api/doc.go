@@ -1,7 +1,85 @@
-// Package api serves Sluice's network APIs: for now the HTTP basics
-// (/healthz and Prometheus /metrics); the gRPC services, the REST gateway
-// and the web monitor join it with their issue.
+// Package api serves Sluice's network APIs: the HTTP basics (/healthz,
+// Prometheus /metrics, pprof), the gRPC Injector service
+// (proto/sluice/v1) and its REST gateway with the OpenAPI document. The
+// admin services (Queues, Pools, Vmtas, Events, Stats) and the web monitor
+// join it with their issues.
 //
 // The API never touches the spool directly: everything goes through the
-// engine, which is the one owner of queued mail.
+// engine's one door, Submitter.Submit, which returns only once the message
+// is durable. So an API success means "on disk": a recipient reported
+// QUEUED survives kill -9.
+//
+// # Injection
+//
+// Inject is one message; InjectBatch one content for up to 10,000
+// recipients; InjectStream a bidirectional stream of messages. Templated
+// content (engine/compose) is parsed once per request and rendered once per
+// recipient, each rendering queued as its own message; raw_mime is stored
+// once for up to MaxRecipients recipients. The order of work is
+//
+//	authenticate (interceptor or REST middleware) -> role (authorize)
+//	-> idempotency (replay or become the one flight for the key)
+//	-> request checks (recipients, sender domain, pool)
+//	-> parse, then check and render every recipient (nothing queued yet)
+//	-> submit, SubmitConcurrency at a time (group commits)
+//
+// All-or-nothing (the default) holds for everything that can be known
+// before storing: a bad address, a template error, a missing variable or an
+// oversized rendering rejects the whole request with InvalidArgument naming
+// every bad field, and nothing is queued. What cannot be known in advance —
+// the spool failing (disk low, I/O error) after some messages were stored —
+// is reported honestly, not undone: the spool cannot take back an
+// acknowledged message, so those recipients are QUEUED with their IDs, the
+// failing one REJECTED with its code, the rest NOT_ATTEMPTED. The rule
+// clients can rely on: an RPC fails (error status) exactly when nothing was
+// queued; otherwise it succeeds and each recipient has its own status.
+//
+// # Errors
+//
+// Bad input is InvalidArgument with a google.rpc.BadRequest detail whose
+// field names the request field ("recipients[3].address",
+// "content.subject", an unknown JSON field), and the field also opens the
+// message. engine.ErrInvalidEnvelope is InvalidArgument; engine.ErrTooLarge
+// is InvalidArgument on "content"; spool.ErrLowSpace is ResourceExhausted;
+// a cancelled request Canceled; any other storage failure Unavailable
+// (retry, with the same idempotency key).
+//
+// # Authentication
+//
+// API keys are 256 random bits ("sluice_" + base64url, NewKey), configured
+// by their SHA-256 (HashKey, "sha256:<hex>"). A fast hash is the standard
+// for such keys: with 256 bits of entropy there is nothing to brute-force,
+// and bcrypt would cost ~50 ms of CPU per request. Clients send
+// `authorization: Bearer <key>` (gRPC metadata or HTTP header). No or an
+// unknown key is Unauthenticated; a key without the role (inject, admin,
+// read; admin may do everything) PermissionDenied, as is a sender domain or
+// pool outside the key's lists. Keyless calls from loopback have the admin
+// role only with AllowLoopbackWithoutKey (the first-run default), and a
+// key that is sent is checked even then. gRPC calls are authenticated by
+// interceptors; the REST gateway calls the Server in process, bypassing
+// them, so RESTHandler authenticates in an HTTP middleware. Handlers check
+// the role themselves and fail closed on an unauthenticated context.
+//
+// # Idempotency
+//
+// A request with an idempotency_key runs at most once per (API key, RPC
+// kind, idempotency key) within IdempotencyTTL: a retry gets the stored
+// response of the first success and queues nothing. Concurrent duplicates
+// wait for the first (one flight per key, in this process); a failed
+// request is not stored, so its retry runs. Reusing a key for a different
+// request is InvalidArgument. Across nodes, only the store can prevent a
+// duplicate that arrives at two nodes at the same instant.
+//
+// # Streaming and flow control
+//
+// InjectStream acknowledges in request order, each ack sent only after its
+// Submit returned. At most StreamWindow messages are being stored; while the
+// window is full the server stops reading, gRPC's flow-control window fills
+// and the client's Send blocks. A slow spool slows the client; nothing is
+// dropped, and memory stays bounded.
+//
+// # Never
+//
+// Write to the spool itself; acknowledge before Submit returned; let a
+// template variable add a header (compose guarantees it); log API keys.
 package api

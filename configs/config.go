@@ -23,6 +23,8 @@ type Config struct {
 	Pools    []Pool     `yaml:"pools"`
 	Domains  []Rule     `yaml:"domains"`
 	Sites    []Rule     `yaml:"sites"`
+	API      API        `yaml:"api"`
+	DKIM     []DKIMKey  `yaml:"dkim"`
 	DNS      DNS        `yaml:"dns"`
 	Routes   []Route    `yaml:"routes"`
 	Acct     Accounting `yaml:"accounting"`
@@ -247,4 +249,46 @@ type Rule struct {
 	TLS                 string     `yaml:"tls"`
 	MXRollup            *bool      `yaml:"mx_rollup"`
 	Route               []string   `yaml:"route"`
+}
+
+// API configures the gRPC API and its REST gateway.
+type API struct {
+	// AllowLoopbackWithoutKey lets clients on 127.0.0.0/8 and ::1 call the
+	// API without a key, as admin. The embedded default allows it for the
+	// first run; set it to false in production (and behind a local proxy).
+	AllowLoopbackWithoutKey bool `yaml:"allow_loopback_without_key"`
+	// Keys are the API keys (make one with `sluice api-key new`).
+	Keys []APIKey `yaml:"keys"`
+	// MaxBatchRecipients bounds one InjectBatch. Default 10000.
+	MaxBatchRecipients int `yaml:"max_batch_recipients"`
+	// StreamWindow is how many messages of one InjectStream are stored at
+	// once before the server stops reading (flow control). Default 64.
+	StreamWindow int `yaml:"stream_window"`
+	// IdempotencyTTL is how long idempotency results are kept. Default 24h.
+	IdempotencyTTL Duration `yaml:"idempotency_ttl"`
+}
+
+// APIKey is one API key, stored hashed.
+type APIKey struct {
+	// Name identifies the key in logs.
+	Name string `yaml:"name"`
+	// KeyHash is "sha256:" and 64 hex digits of the key.
+	KeyHash string `yaml:"key_hash"`
+	// Role is inject, admin or read.
+	Role string `yaml:"role"`
+	// SenderDomains the key may use as envelope sender; empty = any.
+	SenderDomains []string `yaml:"sender_domains"`
+	// Pools the key may name; empty = any.
+	Pools []string `yaml:"pools"`
+}
+
+// DKIMKey signs mail whose From: (or envelope sender) domain is Domain.
+type DKIMKey struct {
+	Domain   string `yaml:"domain"`
+	Selector string `yaml:"selector"`
+	// KeyFile is a PEM private key: RSA (PKCS#1 or PKCS#8) or Ed25519 (PKCS#8).
+	KeyFile string `yaml:"key_file"`
+	// Headers to sign beyond the defaults (From, To, Subject, Date,
+	// Message-ID, MIME-Version, Content-Type, List-Unsubscribe[-Post]).
+	Headers []string `yaml:"headers"`
 }

@@ -23,7 +23,7 @@ func (c *Config) errf(key, format string, args ...any) error {
 // Validate checks values that decode fine but make no sense together or
 // out of range. Each error names the key and, when known, its line.
 func (c *Config) Validate() error {
-	checks := []func() error{c.validateSpool, c.validateListen, c.validateSMTPIn, c.validateDelivery, c.validateVMTAs, c.validateRest}
+	checks := []func() error{c.validateSpool, c.validateListen, c.validateSMTPIn, c.validateDelivery, c.validateVMTAs, c.validateAPI, c.validateRest}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -221,6 +221,35 @@ func (c *Config) validateVMTAs() error {
 			if m.Weight < 0 {
 				return c.errf(mk+".weight", "weight must be at least 1")
 			}
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateAPI() error {
+	for i, k := range c.API.Keys {
+		key := fmt.Sprintf("api.keys[%d]", i)
+		switch {
+		case k.Name == "":
+			return c.errf(key+".name", "every API key needs a name")
+		case !strings.HasPrefix(k.KeyHash, "sha256:") || len(k.KeyHash) != len("sha256:")+64:
+			return c.errf(key+".key_hash", "must be \"sha256:\" and 64 hex digits (make one with `sluice api-key new`)")
+		}
+		switch k.Role {
+		case "inject", "admin", "read":
+		default:
+			return c.errf(key+".role", "invalid role %q (want inject, admin or read)", k.Role)
+		}
+	}
+	for i, d := range c.DKIM {
+		key := fmt.Sprintf("dkim[%d]", i)
+		switch {
+		case d.Domain == "":
+			return c.errf(key+".domain", "every DKIM key needs a domain")
+		case d.Selector == "":
+			return c.errf(key+".selector", "every DKIM key needs a selector")
+		case d.KeyFile == "":
+			return c.errf(key+".key_file", "every DKIM key needs a key_file")
 		}
 	}
 	return nil

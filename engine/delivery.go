@@ -483,6 +483,7 @@ func statusOf(r client.Reply) string {
 // closes the pool and the result workers.
 func (e *Engine) waitDelivery(timeout time.Duration) {
 	if e.stopDelivery == nil {
+		e.bg.Wait() // background checks (FCrDNS) only
 		return
 	}
 	e.stopDelivery()

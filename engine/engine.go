@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-mta/sluice/engine/acct"
 	"github.com/sluice-mta/sluice/engine/deliver"
 	"github.com/sluice-mta/sluice/engine/deliver/mx"
+	"github.com/sluice-mta/sluice/engine/dkim"
 	"github.com/sluice-mta/sluice/engine/queue"
 	"github.com/sluice-mta/sluice/engine/spool"
 )
@@ -59,6 +60,7 @@ type Engine struct {
 	hostname        string
 
 	pause pauses
+	dkim  atomic.Pointer[dkim.Signer]
 
 	// Delivery (see delivery.go).
 	sched        *queue.Scheduler
@@ -114,6 +116,12 @@ func New(cfg *configs.Config, deps Deps) (*Engine, error) {
 		bounceAfter:     cfg.Delivery.BounceAfter.D(),
 	}
 	e.pause.rules = map[QueueFilter]struct{}{}
+	signer, err := newSigner(cfg)
+	if err != nil {
+		_ = sp.Close()
+		return nil, err
+	}
+	e.dkim.Store(signer)
 	e.metrics = newMetrics(e)
 	st := sp.Stats()
 	e.log.Info("spool recovered", "dir", cfg.Spool.Dir, "messages", st.Messages, "recipients", st.Recipients)
@@ -162,6 +170,11 @@ func (e *Engine) Submit(ctx context.Context, env Envelope, body []byte) (string,
 		return "", err
 	}
 	bounceAfter := e.limits(vmta, domainOf(env.To[0]), "").BounceAfter
+	if signed, ok, err := e.dkim.Load().Sign(body, env.From); err != nil {
+		e.log.Warn("DKIM: message not signed", "from", env.From, "err", err)
+	} else if ok {
+		body = signed
+	}
 	id, err := e.spool.Put(ctx, &spool.NewMessage{
 		Envelope: spool.Envelope{
 			From:       env.From,
@@ -219,3 +232,19 @@ func rejectReason(err error) string {
 
 // SpoolStats returns the spool's counters (cheap; no scan).
 func (e *Engine) SpoolStats() spool.Stats { return e.spool.Stats() }
+
+// newSigner loads the DKIM keys of cfg (nil signs nothing).
+func newSigner(cfg *configs.Config) (*dkim.Signer, error) {
+	if len(cfg.DKIM) == 0 {
+		return nil, nil
+	}
+	var keys []dkim.Key
+	for _, k := range cfg.DKIM {
+		keys = append(keys, dkim.Key{Domain: k.Domain, Selector: k.Selector, KeyFile: k.KeyFile, Headers: k.Headers})
+	}
+	s, err := dkim.New(keys)
+	if err != nil {
+		return nil, &configs.Error{Line: cfg.Line("dkim"), Key: "dkim", Msg: err.Error()}
+	}
+	return s, nil
+}

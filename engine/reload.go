@@ -25,6 +25,10 @@ func (e *Engine) Reload(cfg *configs.Config) error {
 	if err != nil {
 		return err
 	}
+	signer, err := newSigner(cfg)
+	if err != nil {
+		return err
+	}
 	var res = e.resolver.Load()
 	if e.resolver.Load() != nil {
 		if res, err = e.newResolver(cfg, r); err != nil {
@@ -34,6 +38,7 @@ func (e *Engine) Reload(cfg *configs.Config) error {
 	if err := e.applyRouting(r); err != nil {
 		return fmt.Errorf("engine: reload: %w", err)
 	}
+	e.dkim.Store(signer)
 	if res != nil {
 		e.resolver.Store(res)
 	}

@@ -42,6 +42,9 @@ func (e *Engine) setupDelivery(cfg *configs.Config, deps Deps) error {
 			e.pause.rules[QueueFilter{VMTA: s.Name}] = struct{}{}
 		}
 	}
+	if !deps.NoBindCheck {
+		e.checkFCrDNS(cfg)
+	}
 	if deps.NoDelivery || d.Hold {
 		if d.Hold {
 			e.log.Warn("delivery.hold is set: mail is accepted and queued, nothing is delivered")

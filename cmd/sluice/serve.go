@@ -87,7 +87,7 @@ func serve(ctx context.Context, cfg *configs.Config, configPath string) error {
 	}
 	// Bind the listeners before opening the spool so that a port clash
 	// fails fast and leaves the spool alone.
-	var smtpLn, httpLn net.Listener
+	var smtpLn, httpLn, grpcLn net.Listener
 	if cfg.Listen.SMTP != "" {
 		if smtpLn, err = net.Listen("tcp", cfg.Listen.SMTP); err != nil {
 			return fmt.Errorf("listen.smtp: %w", err)
@@ -99,15 +99,38 @@ func serve(ctx context.Context, cfg *configs.Config, configPath string) error {
 			return fmt.Errorf("listen.http: %w", err)
 		}
 	}
+	if cfg.Listen.GRPC != "" {
+		if grpcLn, err = net.Listen("tcp", cfg.Listen.GRPC); err != nil {
+			closeIf(smtpLn)
+			closeIf(httpLn)
+			return fmt.Errorf("listen.grpc: %w", err)
+		}
+	}
 	eng, err := engine.New(cfg, engine.Deps{Logger: log})
 	if err != nil {
 		closeIf(smtpLn)
 		closeIf(httpLn)
+		closeIf(grpcLn)
+		var ce *configs.Error
+		if errors.As(err, &ce) {
+			return &exitError{code: exitCodeConfig, err: err}
+		}
 		return err
 	}
 	defer eng.Close()
+	apiSrv, err := api.New(apiOptions(cfg, eng, log))
+	if err != nil {
+		closeIf(smtpLn)
+		closeIf(httpLn)
+		closeIf(grpcLn)
+		return &exitError{code: exitCodeConfig, err: err}
+	}
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
+	grpcSrv := apiSrv.GRPCServer()
+	if grpcLn != nil {
+		go func() { errc <- grpcSrv.Serve(grpcLn) }()
+	}
 	var smtpSrv *receive.Server
 	if smtpLn != nil {
 		if smtpSrv, err = receive.NewServer(rcfg, eng.SMTPSubmitter()); err != nil {
@@ -117,13 +140,19 @@ func serve(ctx context.Context, cfg *configs.Config, configPath string) error {
 	}
 	var httpSrv *http.Server
 	if httpLn != nil {
+		rest, err := apiSrv.RESTHandler(ctx)
+		if err != nil {
+			return err
+		}
 		mux := http.NewServeMux()
 		mux.Handle("/", api.NewHTTPHandler(eng))
 		mux.Handle("/admin/", api.NewAdminHandler(eng))
+		mux.Handle("/v1/", rest)
 		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- httpSrv.Serve(httpLn) }()
 	}
-	log.Info("sluice serving", "version", version, "smtp", addrOf(smtpLn), "http", addrOf(httpLn), "spool", cfg.Spool.Dir)
+	log.Info("sluice serving", "version", version, "smtp", addrOf(smtpLn), "http", addrOf(httpLn), "grpc", addrOf(grpcLn),
+		"spool", cfg.Spool.Dir)
 	go reloadOnHUP(ctx, eng, configPath, log)
 
 	select {
@@ -142,6 +171,10 @@ func serve(ctx context.Context, cfg *configs.Config, configPath string) error {
 	if httpSrv != nil {
 		_ = httpSrv.Shutdown(sctx)
 	}
+	// An open InjectStream can hold GracefulStop forever: cut it after 30 s.
+	stopTimer := time.AfterFunc(30*time.Second, grpcSrv.Stop)
+	grpcSrv.GracefulStop()
+	stopTimer.Stop()
 	return err
 }
 
@@ -216,4 +249,25 @@ func reloadOnHUP(ctx context.Context, eng *engine.Engine, path string, log *slog
 		}
 		log.Info("reloaded", "file", nameOr(path))
 	}
+}
+
+// apiOptions maps the api section onto the API server's options.
+func apiOptions(cfg *configs.Config, eng *engine.Engine, log *slog.Logger) api.Options {
+	o := api.Options{
+		Submitter:               eng,
+		AllowLoopbackWithoutKey: cfg.API.AllowLoopbackWithoutKey,
+		MaxMessageBytes:         int64(cfg.SMTPIn.MaxMessageSize),
+		MaxRecipients:           cfg.SMTPIn.MaxRecipients,
+		MaxBatchRecipients:      cfg.API.MaxBatchRecipients,
+		StreamWindow:            cfg.API.StreamWindow,
+		IdempotencyTTL:          cfg.API.IdempotencyTTL.D(),
+		Idempotency:             eng.Idempotency(),
+		MessageIDDomain:         cfg.SMTPIn.Hostname,
+		Logger:                  log.With("component", "api"),
+	}
+	for _, k := range cfg.API.Keys {
+		o.Keys = append(o.Keys, api.Key{Name: k.Name, Hash: k.KeyHash, Role: api.Role(k.Role),
+			SenderDomains: k.SenderDomains, Pools: k.Pools})
+	}
+	return o
 }

@@ -130,3 +130,44 @@ func httpGet(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return strings.TrimSpace(string(b))
 }
+
+// TestServe_RESTAndGRPCInjection_Queued: the API is served by `serve` on its
+// HTTP and gRPC listeners (loopback without a key, as the default allows).
+func TestServe_RESTInjection_QueuedAndMetered(t *testing.T) {
+	dir := t.TempDir()
+	smtpAddr, httpAddr, grpcAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	config := writeConfig(t, dir, smtpAddr, httpAddr, "delivery: {hold: true}\n")
+	data, _ := os.ReadFile(config)
+	data = []byte(strings.Replace(string(data), `grpc: ""`, "grpc: "+grpcAddr, 1))
+	if err := os.WriteFile(config, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, dir, config, smtpAddr, httpAddr)
+	defer n.stop()
+	body := `{"from": "news@shop.test", "recipients": [{"address": "a@d1.test", "vars": {"name": "Ann"}}],
+		"content": {"subject": "Hi {{.name}}", "text": "Hello {{.name}}"}}`
+	resp, err := http.Post("http://"+httpAddr+"/v1/messages", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !contains(string(b), `"id"`) {
+		t.Fatalf("POST /v1/messages: %s %s", resp.Status, b)
+	}
+	resp, err = http.Post("http://"+httpAddr+"/v1/messages", "application/json", strings.NewReader(`{"from": "x@shop.test", "bogus": 1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !contains(string(b), "bogus") {
+		t.Fatalf("unknown field: %s %s", resp.Status, b)
+	}
+	if m := httpGet(t, "http://"+httpAddr+"/metrics"); !contains(m, "sluice_received_messages_total 1") {
+		t.Fatal("REST injection not counted")
+	}
+	if doc := httpGet(t, "http://"+httpAddr+"/v1/openapi.json"); !contains(doc, "/v1/messages") {
+		t.Fatal("OpenAPI document not served")
+	}
+}

@@ -1,0 +1,187 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+)
+
+// restStatus is the JSON error body of the gateway.
+type restStatus struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Details []struct {
+		Type            string `json:"@type"`
+		FieldViolations []struct {
+			Field string `json:"field"`
+		} `json:"field_violations"`
+	} `json:"details"`
+}
+
+func post(t *testing.T, url, authz, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("POST", url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+func TestREST_PostMessages_Queued(t *testing.T) {
+	env := testServer(t, nil, nil)
+	body := `{"from": "news@shop.example", "recipients": [{"address": "ann@x.test", "vars": {"name": "Ann"}}],
+		"content": {"subject": "Hi {{.name}}", "text": "Hello {{.name}}"}, "campaign": "spring", "idempotency_key": "r1"}`
+	code, out := post(t, env.url+"/v1/messages", "Bearer "+keyInject, body)
+	if code != http.StatusOK {
+		t.Fatalf("POST /v1/messages: %d %s", code, out)
+	}
+	var resp struct {
+		ID         string `json:"id"`
+		Recipients []struct {
+			Address, State, ID string
+		} `json:"recipients"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatal(err)
+	}
+	subs := env.sub.submissions()
+	if len(subs) != 1 || resp.ID != subs[0].id || resp.Recipients[0].State != "QUEUED" || subs[0].env.Campaign != "spring" {
+		t.Fatalf("response %s; submissions %v", out, subs)
+	}
+	if !strings.Contains(string(subs[0].body), "Subject: Hi Ann\r\n") {
+		t.Fatalf("body %q", subs[0].body)
+	}
+	// The REST retry shares the gRPC idempotency guard.
+	if code, again := post(t, env.url+"/v1/messages", "Bearer "+keyInject, body); code != 200 || string(again) != string(out) {
+		t.Fatalf("retry: %d %s", code, again)
+	}
+	if len(env.sub.submissions()) != 1 {
+		t.Fatal("retry queued again")
+	}
+}
+
+func TestREST_Batch_RawMIMEBase64(t *testing.T) {
+	env := testServer(t, nil, nil)
+	body := `{"from": "news@shop.example", "recipients": [{"address": "a@x.test"}, {"address": "b@x.test"}],
+		"content": {"raw_mime": "` + base64.StdEncoding.EncodeToString(rawMIME) + `"}}`
+	code, out := post(t, env.url+"/v1/messages:batch", "Bearer "+keyInject, body)
+	if code != http.StatusOK || !strings.Contains(string(out), `"queued":2`) {
+		t.Fatalf("POST /v1/messages:batch: %d %s", code, out)
+	}
+}
+
+func TestREST_BadInput_JSONErrorNamesCodeAndField(t *testing.T) {
+	tests := []struct {
+		name, body string
+		http       int
+		code       codes.Code
+		field      string
+	}{
+		{"unknown field", `{"from": "a@shop.example", "recipents": []}`, 400, codes.InvalidArgument, "recipents"},
+		{"unknown nested field", `{"from": "a@shop.example", "content": {"body": "x"}}`, 400, codes.InvalidArgument, "body"},
+		{"bad recipient", `{"from": "a@shop.example", "recipients": [{"address": "x"}], "content": {"text": "t"}}`, 400, codes.InvalidArgument, "recipients[0].address"},
+		{"template error", `{"from": "a@shop.example", "recipients": [{"address": "b@x.test"}], "content": {"text": "{{.x"}}`, 400, codes.InvalidArgument, "content.text"},
+		{"not json", `{"from": `, 400, codes.InvalidArgument, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := testServer(t, nil, nil)
+			code, out := post(t, env.url+"/v1/messages", "Bearer "+keyInject, tc.body)
+			var st restStatus
+			if err := json.Unmarshal(out, &st); err != nil {
+				t.Fatalf("%d %s: %v", code, out, err)
+			}
+			if code != tc.http || st.Code != int(tc.code) {
+				t.Fatalf("got HTTP %d %s", code, out)
+			}
+			if tc.field != "" {
+				if len(st.Details) == 0 || len(st.Details[0].FieldViolations) == 0 || st.Details[0].FieldViolations[0].Field != tc.field || !strings.Contains(st.Message, tc.field) {
+					t.Fatalf("error does not name %q: %s", tc.field, out)
+				}
+			}
+			if len(env.sub.submissions()) != 0 {
+				t.Fatal("queued")
+			}
+		})
+	}
+}
+
+func TestAuth_REST(t *testing.T) {
+	httpCode := map[codes.Code]int{codes.OK: 200, codes.Unauthenticated: 401, codes.PermissionDenied: 403}
+	for _, tc := range authCases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := testServer(t, nil, nil)
+			body, _ := json.Marshal(map[string]any{"from": tc.from, "pool": tc.pool, "recipients": []any{map[string]string{"address": "b@x.test"}},
+				"content": map[string]any{"raw_mime": rawMIME}})
+			code, out := post(t, env.url+"/v1/messages", tc.authz, string(body))
+			if code != httpCode[tc.code] {
+				t.Fatalf("HTTP %d %s, want %d", code, out, httpCode[tc.code])
+			}
+			if tc.code != codes.OK {
+				var st restStatus
+				if err := json.Unmarshal(out, &st); err != nil || st.Code != int(tc.code) {
+					t.Fatalf("error body %s (%v)", out, err)
+				}
+			}
+			if got := len(env.sub.submissions()) == 1; got != tc.queued {
+				t.Fatalf("queued = %v, want %v", got, tc.queued)
+			}
+		})
+	}
+}
+
+func TestREST_OpenAPI_ValidJSONCoveringRoutes(t *testing.T) {
+	env := testServer(t, nil, nil)
+	resp, err := http.Get(env.url + "/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Swagger string                    `json:"swagger"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || doc.Swagger != "2.0" {
+		t.Fatalf("%d %s swagger %q", resp.StatusCode, resp.Header.Get("Content-Type"), doc.Swagger)
+	}
+	for _, route := range []struct{ method, path string }{{"post", "/v1/messages"}, {"post", "/v1/messages:batch"}} {
+		if _, ok := doc.Paths[route.path][route.method]; !ok {
+			t.Errorf("OpenAPI lacks %s %s", route.method, route.path)
+		}
+	}
+	// Every route the document lists answers (not 404) on the gateway.
+	for path, methods := range doc.Paths {
+		for m := range methods {
+			req, _ := http.NewRequest(strings.ToUpper(m), env.url+path, strings.NewReader("{}"))
+			r, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Body.Close()
+			if r.StatusCode == http.StatusNotFound || r.StatusCode == http.StatusMethodNotAllowed {
+				t.Errorf("%s %s: %d", m, path, r.StatusCode)
+			}
+		}
+	}
+}
