@@ -38,10 +38,11 @@ type Envelope struct {
 // maxAddressLen is RFC 5321's limit on a path (4.5.3.1.3) less the brackets.
 const maxAddressLen = 254
 
-// validateAddress checks that addr is local@domain with a plausible domain.
-// It accepts UTF-8 (SMTPUTF8) addresses; delivery decides later whether a
-// receiver can take them.
-func validateAddress(addr string) error {
+// ValidateAddress checks that addr is local@domain with a plausible domain,
+// as Submit does; injectors call it to reject a bad address before queueing
+// anything. It accepts UTF-8 (SMTPUTF8) addresses; delivery decides later
+// whether a receiver can take them.
+func ValidateAddress(addr string) error {
 	if addr == "" {
 		return fmt.Errorf("empty address")
 	}
@@ -79,7 +80,7 @@ func validateDomain(d string) error {
 // validate checks the envelope and body against the engine's limits.
 func (e *Engine) validate(env *Envelope, body []byte) error {
 	if env.From != "" {
-		if err := validateAddress(env.From); err != nil {
+		if err := ValidateAddress(env.From); err != nil {
 			return fmt.Errorf("%w: sender: %v", ErrInvalidEnvelope, err)
 		}
 	}
@@ -90,7 +91,7 @@ func (e *Engine) validate(env *Envelope, body []byte) error {
 		return fmt.Errorf("%w: %d recipients, at most %d per message", ErrInvalidEnvelope, len(env.To), e.maxRecipients)
 	}
 	for i, rcpt := range env.To {
-		if err := validateAddress(rcpt); err != nil {
+		if err := ValidateAddress(rcpt); err != nil {
 			return fmt.Errorf("%w: recipient %d: %v", ErrInvalidEnvelope, i, err)
 		}
 	}

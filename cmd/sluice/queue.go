@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"text/tabwriter"
@@ -43,23 +42,7 @@ Each command takes --vmta and --domain filters; empty matches all.
 		for k, v := range extra {
 			q[k] = v
 		}
-		req, err := http.NewRequest(method, "http://"+server+path+"?"+q.Encode(), nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := (&http.Client{Timeout: 10 * time.Minute}).Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("is a node running with listen.http %s? %w", server, err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("%s: %s", resp.Status, body)
-		}
-		return body, nil
+		return adminCall(server, method, path+"?"+q.Encode())
 	}
 	ls := &cobra.Command{
 		Use:   "ls",

@@ -19,7 +19,7 @@ func adminCall(server, method, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+	resp, err := (&http.Client{Timeout: 10 * time.Minute}).Do(req) // a flush or purge of a big queue takes a while
 	if err != nil {
 		return nil, fmt.Errorf("is a node running with listen.http %s? %w", server, err)
 	}
