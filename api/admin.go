@@ -25,7 +25,10 @@ import (
 func NewAdminHandler(e *engine.Engine) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /admin/queues", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"queues": nonNil(e.Queues(filterOf(r)))})
+		st := e.SpoolStats()
+		writeJSON(w, http.StatusOK, map[string]any{"queues": nonNil(e.Queues(filterOf(r))),
+			"totals": map[string]any{"recipients": st.Recipients, "messages": st.Messages,
+				"by_domain": st.ByDomain, "by_vmta": st.ByVMTA, "by_pool": st.ByPool, "by_campaign": st.ByCampaign}})
 	})
 	mux.HandleFunc("POST /admin/queues/pause", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"paused_queues": e.Pause(filterOf(r))})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-mta/sluice/engine"
+	"github.com/sluice-mta/sluice/engine/spool"
 )
 
 // Submitter is the engine's one door for new mail, as the API uses it.
@@ -18,6 +19,26 @@ type Submitter interface {
 }
 
 var _ Submitter = (*engine.Engine)(nil)
+
+// Admin is the engine's administration surface, as the Queues, Vmtas,
+// Pools and Stats services use it. *engine.Engine satisfies it. Every
+// method is safe for concurrent use; Flush and Purge may stop part-way and
+// return how far they got.
+type Admin interface {
+	Queues(engine.QueueFilter) []engine.QueueInfo
+	Pause(engine.QueueFilter) int
+	Resume(engine.QueueFilter) int
+	Flush(context.Context, engine.QueueFilter) (int, error)
+	Purge(ctx context.Context, f engine.QueueFilter, dsn bool) (int, error)
+	VMTAs() []engine.VMTAInfo
+	Pools() []engine.PoolInfo
+	// SetVMTADisabled fails with an error wrapping engine.ErrUnknownVMTA
+	// for a name that is not a vmta.
+	SetVMTADisabled(name string, disabled bool) error
+	SpoolStats() spool.Stats
+}
+
+var _ Admin = (*engine.Engine)(nil)
 
 // Defaults of Options.
 const (
@@ -34,6 +55,11 @@ const (
 type Options struct {
 	// Submitter stores accepted mail (the engine). Required.
 	Submitter Submitter
+	// Admin serves the admin services (Queues, Vmtas, Pools, Stats) on
+	// gRPC and REST. Default nil: those services are not registered (their
+	// RPCs are Unimplemented, their REST routes 404 and absent from the
+	// OpenAPI document).
+	Admin Admin
 	// Keys are the API keys that may call the API.
 	Keys []Key
 	// AllowLoopbackWithoutKey lets a client on a loopback address call

@@ -3,9 +3,13 @@ package api
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -22,8 +26,11 @@ import (
 var OpenAPI []byte
 
 // RESTHandler returns the REST gateway: the annotated RPCs under /v1/
-// (POST /v1/messages, POST /v1/messages:batch) and GET /v1/openapi.json.
-// Mount it on the HTTP mux at "/v1/".
+// (POST /v1/messages, POST /v1/messages:batch; with Options.Admin also GET
+// /v1/queues, POST /v1/queues:pause|resume|flush|purge, GET /v1/vmtas,
+// POST /v1/vmtas/{name}:disable|enable, GET /v1/pools, GET /v1/stats) and
+// GET /v1/openapi.json, which lists exactly the routes registered. Mount it
+// on the HTTP mux at "/v1/".
 //
 // The gateway calls the Server in process (no loopback dial), which
 // bypasses the gRPC interceptors, so the handler authenticates every
@@ -48,13 +55,81 @@ func (s *Server) RESTHandler(ctx context.Context) (http.Handler, error) {
 	if err := pb.RegisterInjectorHandlerServer(ctx, gw, s); err != nil {
 		return nil, err
 	}
+	doc := OpenAPI
+	if s.opts.Admin != nil {
+		if err := s.registerAdminREST(ctx, gw); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if doc, err = openAPIWithout(OpenAPI, adminTags); err != nil {
+			return nil, err
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(OpenAPI)
+		_, _ = w.Write(doc)
 	})
 	mux.Handle("/v1/", s.restAuth(gw))
 	return mux, nil
+}
+
+// adminTags are the OpenAPI tags (service names) of the admin services.
+var adminTags = []string{"Queues", "Vmtas", "Pools", "Stats"}
+
+func (s *Server) registerAdminREST(ctx context.Context, gw *runtime.ServeMux) error {
+	return errors.Join(
+		pb.RegisterQueuesHandlerServer(ctx, gw, s.queues),
+		pb.RegisterVmtasHandlerServer(ctx, gw, s.vmtas),
+		pb.RegisterPoolsHandlerServer(ctx, gw, s.pools),
+		pb.RegisterStatsHandlerServer(ctx, gw, s.stats),
+	)
+}
+
+// openAPIWithout returns the OpenAPI document doc without the operations
+// of the services tags (the generator tags each operation with its service)
+// and without those tags, so that the served document lists only routes
+// that exist. Definitions only they used are left in.
+func openAPIWithout(doc []byte, tags []string) ([]byte, error) {
+	var d struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+		Tags  []json.RawMessage                     `json:"tags"`
+	}
+	var whole map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &whole); err != nil {
+		return nil, fmt.Errorf("api: openapi: %w", err)
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("api: openapi: %w", err)
+	}
+	var tagged struct {
+		Name string   `json:"name"`
+		Tags []string `json:"tags"`
+	}
+	for path, ops := range d.Paths {
+		for method, op := range ops {
+			tagged.Tags = nil
+			if json.Unmarshal(op, &tagged) == nil && len(tagged.Tags) > 0 && slices.Contains(tags, tagged.Tags[0]) {
+				delete(ops, method)
+			}
+		}
+		if len(ops) == 0 {
+			delete(d.Paths, path)
+		}
+	}
+	d.Tags = slices.DeleteFunc(d.Tags, func(t json.RawMessage) bool {
+		tagged.Name = ""
+		return json.Unmarshal(t, &tagged) == nil && slices.Contains(tags, tagged.Name)
+	})
+	var err error
+	if whole["paths"], err = json.Marshal(d.Paths); err != nil {
+		return nil, err
+	}
+	if whole["tags"], err = json.Marshal(d.Tags); err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(whole, "", "  ")
 }
 
 // restAuth authenticates a REST request (as the gRPC interceptors do) and

@@ -6,8 +6,9 @@ import (
 	pb "github.com/sluice-mta/sluice/proto/sluice/v1"
 )
 
-// Server implements the gRPC services (for now Injector) over a Submitter.
-// One Server backs both the gRPC listener (GRPCServer) and the REST gateway
+// Server implements the gRPC services: Injector over a Submitter and, when
+// Options.Admin is set, Queues, Vmtas, Pools and Stats over it. One Server
+// backs both the gRPC listener (GRPCServer) and the REST gateway
 // (RESTHandler), so that both share the idempotency guard. It is safe for
 // concurrent use.
 type Server struct {
@@ -16,6 +17,12 @@ type Server struct {
 	opts    Options
 	auth    *authenticator
 	flights flights
+
+	// The admin services; nil without Options.Admin.
+	queues *queuesService
+	vmtas  *vmtasService
+	pools  *poolsService
+	stats  *statsService
 }
 
 // New checks opts and returns a Server.
@@ -26,6 +33,9 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, auth: newAuthenticator(opts.Keys, opts.AllowLoopbackWithoutKey)}
 	s.flights.m = map[string]chan struct{}{}
+	if opts.Admin != nil {
+		s.queues, s.vmtas, s.pools, s.stats = &queuesService{s: s}, &vmtasService{s: s}, &poolsService{s: s}, &statsService{s: s}
+	}
 	return s, nil
 }
 
@@ -39,10 +49,17 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 	}
 }
 
-// Register registers the services on r. r must have been built with
-// ServerOptions: without the interceptors every call is Unauthenticated.
+// Register registers the services on r: Injector, and the admin services
+// when Options.Admin is set. r must have been built with ServerOptions:
+// without the interceptors every call is Unauthenticated.
 func (s *Server) Register(r grpc.ServiceRegistrar) {
 	pb.RegisterInjectorServer(r, s)
+	if s.opts.Admin != nil {
+		pb.RegisterQueuesServer(r, s.queues)
+		pb.RegisterVmtasServer(r, s.vmtas)
+		pb.RegisterPoolsServer(r, s.pools)
+		pb.RegisterStatsServer(r, s.stats)
+	}
 }
 
 // GRPCServer returns a grpc.Server with ServerOptions, extra (TLS

@@ -302,6 +302,7 @@ var (
 
 // chooseVMTA picks the vmta for a message: the one it names, else a member
 // of the pool it names (or of "default"), by weight, among those enabled.
+// It records the pool used on env (for the per-pool counts).
 func (e *Engine) chooseVMTA(env *Envelope) (string, error) {
 	if env.VMTA != "" {
 		s, ok := e.sender(env.VMTA)
@@ -313,6 +314,7 @@ func (e *Engine) chooseVMTA(env *Envelope) (string, error) {
 	name := env.Pool
 	if name == "" {
 		name = pools.Default
+		env.Pool = name
 	}
 	p, ok := e.pool(name)
 	if !ok {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"net/url"
 	"text/tabwriter"
 	"time"
@@ -53,10 +54,27 @@ Each command takes --vmta and --domain filters; empty matches all.
 			if err != nil {
 				return err
 			}
-			var res struct{ Queues []engine.QueueInfo }
+			var res struct {
+				Queues []engine.QueueInfo
+				Totals struct {
+					ByPool     map[string]int64 `json:"by_pool"`
+					ByCampaign map[string]int64 `json:"by_campaign"`
+				}
+			}
 			if err := json.Unmarshal(body, &res); err != nil {
 				return err
 			}
+			defer func() {
+				out := cmd.OutOrStdout()
+				for _, t := range []struct {
+					name string
+					m    map[string]int64
+				}{{"pool", res.Totals.ByPool}, {"campaign", res.Totals.ByCampaign}} {
+					for _, k := range sortedKeys(t.m) {
+						fmt.Fprintf(out, "%s %s: %d recipients\n", t.name, k, t.m[k])
+					}
+				}
+			}()
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "VMTA\tDOMAIN\tRECIPIENTS\tNEXT DUE\tPAUSED")
 			for _, q := range res.Queues {
@@ -96,4 +114,13 @@ Each command takes --vmta and --domain filters; empty matches all.
 		action("flush", "Retry the matching queues' mail now", nil),
 		purge)
 	return cmd
+}
+
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

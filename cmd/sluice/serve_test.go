@@ -83,7 +83,7 @@ func TestServe_InjectRestartInspect(t *testing.T) {
 		}
 	}
 	ls, stderr, code := runSluice(t, "queue", "ls", "--server", httpAddr, "--domain", "d0.test")
-	if code != 0 || !contains(ls, "default  d0.test  80") {
+	if code != 0 || !contains(ls, "default  d0.test  80") || !contains(ls, "pool default: 400 recipients") {
 		t.Errorf("queue ls: exit %d\n%s%s", code, ls, stderr)
 	}
 	if out, _, code := runSluice(t, "queue", "pause", "--server", httpAddr, "--domain", "d1.test"); code != 0 || !contains(out, `"paused_queues": 1`) {

@@ -14,6 +14,7 @@ const (
 	envelopeV1   = 1
 	stateV1      = 1
 	rcptRefV1    = 1
+	rcptRefV2    = 2 // adds pool and campaign
 )
 
 var errCorrupt = errors.New("spool: corrupt value")
@@ -203,25 +204,39 @@ func decodeState(v []byte) (state, error) {
 // rcptRef is the r/ value: the recipient's current q/ key plus the message facts that
 // Complete needs without reading the envelope.
 type rcptRef struct {
-	nrcpt    uint32
-	bodySize int64
-	qkey     []byte
+	nrcpt          uint32
+	bodySize       int64
+	pool, campaign string // for the per-pool and per-campaign counts
+	qkey           []byte
 }
 
 func encodeRcptRef(r *rcptRef) []byte {
-	b := make([]byte, 0, 12+len(r.qkey))
-	b = append(b, rcptRefV1)
+	b := make([]byte, 0, 14+len(r.pool)+len(r.campaign)+len(r.qkey))
+	b = append(b, rcptRefV2)
 	b = binary.AppendUvarint(b, uint64(r.nrcpt))
 	b = binary.AppendUvarint(b, uint64(r.bodySize))
+	b = appendStr(b, r.pool)
+	b = appendStr(b, r.campaign)
 	return append(b, r.qkey...)
 }
 
 func decodeRcptRef(v []byte) (rcptRef, error) {
 	d := decoder{b: v}
-	d.version(rcptRefV1)
+	ver := byte(0)
+	if len(v) > 0 {
+		ver = v[0]
+	}
+	if ver == rcptRefV1 {
+		d.version(rcptRefV1)
+	} else {
+		d.version(rcptRefV2)
+	}
 	var r rcptRef
 	r.nrcpt = uint32(d.uvarint())
 	r.bodySize = int64(d.uvarint())
+	if ver != rcptRefV1 {
+		r.pool, r.campaign = d.str(), d.str()
+	}
 	if d.err == nil {
 		r.qkey = append([]byte(nil), d.b...)
 	}

@@ -22,6 +22,8 @@ type Stats struct {
 	Recipients int64            // pending recipients
 	ByDomain   map[string]int64 // pending recipients per destination domain
 	ByVMTA     map[string]int64 // pending recipients per vmta
+	ByPool     map[string]int64 // pending recipients per pool (mail that named or was given one)
+	ByCampaign map[string]int64 // pending recipients per campaign
 	BodyBytes  int64            // sum of stored body sizes
 	WALSyncs   int64            // WAL fsyncs since Open (commits per sync = group-commit ratio)
 }
@@ -37,6 +39,7 @@ type queueStat struct {
 type counters struct {
 	messages, recipients, bodyBytes int64
 	byDomain, byVMTA                map[string]int64
+	byPool, byCampaign              map[string]int64 // pending recipients; "" not counted
 	queues                          map[queueID]*queueStat
 	// remaining counts pending recipients per message, only for messages stored
 	// with more than one recipient: a one-recipient message is finished by
@@ -46,8 +49,10 @@ type counters struct {
 
 func newCounters() counters {
 	return counters{
-		byDomain:  make(map[string]int64),
-		byVMTA:    make(map[string]int64),
+		byDomain:   make(map[string]int64),
+		byVMTA:     make(map[string]int64),
+		byPool:     make(map[string]int64),
+		byCampaign: make(map[string]int64),
 		queues:    make(map[queueID]*queueStat),
 		remaining: make(map[string]uint32),
 	}
@@ -105,6 +110,22 @@ func (c *counters) removeRecipient(q queueID, dueMs int64) (headMoved bool) {
 	return dueMs <= s.earliest
 }
 
+// tag counts n pending recipients (negative: n fewer) for a pool and a
+// campaign; empty names are not counted.
+func (c *counters) tag(pool, campaign string, n int64) {
+	for _, t := range []struct {
+		m map[string]int64
+		k string
+	}{{c.byPool, pool}, {c.byCampaign, campaign}} {
+		if t.k == "" {
+			continue
+		}
+		if t.m[t.k] += n; t.m[t.k] <= 0 {
+			delete(t.m, t.k)
+		}
+	}
+}
+
 func decr(m map[string]int64, k string) {
 	if m[k]--; m[k] <= 0 {
 		delete(m, k)
@@ -117,6 +138,8 @@ func (c *counters) stats() Stats {
 		Recipients: c.recipients,
 		ByDomain:   maps.Clone(c.byDomain),
 		ByVMTA:     maps.Clone(c.byVMTA),
+		ByPool:     maps.Clone(c.byPool),
+		ByCampaign: maps.Clone(c.byCampaign),
 		BodyBytes:  c.bodyBytes,
 	}
 }

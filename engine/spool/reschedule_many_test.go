@@ -47,3 +47,36 @@ func TestRescheduleMany_MovesAllInOneBatch_SkipsCompleted(t *testing.T) {
 		t.Fatalf("after reopen: %+v", rs)
 	}
 }
+
+func TestStats_ByPoolAndCampaign_IncrementalAndRebuiltOnOpen(t *testing.T) {
+	clock := newFakeClock()
+	s, o := openTest(t, clock)
+	m := msg("v1", "a@d.example", "b@d.example")
+	m.Pool, m.Campaign = "bulk", "spring"
+	id := mustPut(t, s, m)
+	mustPut(t, s, msg("v1", "c@d.example")) // no pool, no campaign: not counted
+	if st := s.Stats(); st.ByPool["bulk"] != 2 || st.ByCampaign["spring"] != 2 || len(st.ByPool) != 1 {
+		t.Fatalf("after put: %+v", st)
+	}
+	if _, err := s.RescheduleMany([]Retry{{Recipient: Recipient{MsgID: id, Idx: 0}, Next: clock.Now().Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete([]Recipient{{MsgID: id, Idx: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	want := s.Stats()
+	if want.ByPool["bulk"] != 1 || want.ByCampaign["spring"] != 1 {
+		t.Fatalf("after complete: %+v", want)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if got := s2.Stats(); got.ByPool["bulk"] != 1 || got.ByCampaign["spring"] != 1 {
+		t.Fatalf("after reopen: %+v", got)
+	}
+}

@@ -150,6 +150,7 @@ func (s *Spool) recover() error {
 			s.ids.observe(id)
 		}
 		curN++
+		c.tag(curRef.pool, curRef.campaign, 1)
 		return nil
 	})
 	if err != nil {

@@ -1,0 +1,31 @@
+package api
+
+import (
+	"encoding/json"
+	"testing"
+
+	pb "github.com/sluice-mta/sluice/proto/sluice/v1"
+)
+
+func TestStats_RealEngine_Totals(t *testing.T) {
+	env := adminServer(t)
+	env.inject(t, "a@a.test", "b@a.test", "c@b.test")
+	s, err := env.stats.GetStats(withKey(keyRead), &pb.GetStatsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Messages != 3 || s.Recipients != 3 || s.ByDomain["a.test"] != 2 || s.ByDomain["b.test"] != 1 ||
+		s.ByVmta["default"] != 3 || s.BodyBytes < 3*int64(len(rawMIME)) {
+		t.Fatalf("stats %v", s)
+	}
+
+	// REST: 64-bit counts are JSON strings (proto3 JSON mapping).
+	code, body := get(t, env.url+"/v1/stats", "Bearer "+keyRead)
+	var out struct {
+		Messages, Recipients string
+		ByDomain             map[string]string `json:"by_domain"`
+	}
+	if err := json.Unmarshal(body, &out); code != 200 || err != nil || out.Messages != "3" || out.Recipients != "3" || out.ByDomain["a.test"] != "2" {
+		t.Fatalf("REST: %d %s (%v)", code, body, err)
+	}
+}
