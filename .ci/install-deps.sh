@@ -34,7 +34,7 @@ bench)
 proto)
 	# Debian's protoc (3.21) compiles proto3; its Go plugins are too old, so
 	# the plugins are pinned here and installed into $(go env GOPATH)/bin.
-	command -v protoc >/dev/null || apt_install protobuf-compiler
+	apt_install protobuf-compiler libprotobuf-dev # libprotobuf-dev: google/protobuf/*.proto (timestamp)
 	gobin=$(go env GOPATH)/bin
 	# go_tool PKG VERSION: go install PKG@VERSION unless that version is installed.
 	go_tool() {

@@ -1,8 +1,8 @@
 // Package api serves Sluice's network APIs: the HTTP basics (/healthz,
-// Prometheus /metrics, pprof), the gRPC Injector service
-// (proto/sluice/v1) and its REST gateway with the OpenAPI document. The
-// admin services (Queues, Pools, Vmtas, Events, Stats) and the web monitor
-// join it with their issues.
+// Prometheus /metrics, pprof), the gRPC services of proto/sluice/v1
+// (Injector; with Options.Admin also Queues, Vmtas, Pools and Stats) and
+// their REST gateway with the OpenAPI document. Events, TraceRecipient,
+// persisted vmta/pool changes and the web monitor join it with their issues.
 //
 // The API never touches the spool directly: everything goes through the
 // engine's one door, Submitter.Submit, which returns only once the message
@@ -33,6 +33,30 @@
 // failing one REJECTED with its code, the rest NOT_ATTEMPTED. The rule
 // clients can rely on: an RPC fails (error status) exactly when nothing was
 // queued; otherwise it succeeds and each recipient has its own status.
+//
+// # Administration
+//
+// Queues (list, pause, resume, flush, purge), Vmtas (list, disable,
+// enable), Pools (list) and Stats (spool totals) are thin translations onto
+// Options.Admin, the engine's admin methods (the Admin interface, declared
+// here, its consumer). Listing and stats need the read role, every change
+// admin; an inject key may call none of them. They are registered only
+// with Options.Admin, and the served OpenAPI document then lists their
+// routes; without it the document leaves them out. Rules beyond the
+// engine's:
+//
+//   - a filter is (vmta, domain), an empty field matching all; the domain
+//     is lowercased, as the engine stores it;
+//   - purging with an empty filter needs all=true (InvalidArgument on
+//     "all" otherwise); purge bounces (dsn) unless dsn is false;
+//   - an unknown vmta is NotFound naming it (message and ResourceInfo);
+//   - a flush or purge that fails part-way reports how many recipients it
+//     had handled (Unavailable, Canceled or DeadlineExceeded) and may be
+//     retried: nothing is done twice;
+//   - every change is logged with the API key's name.
+//
+// Vmta disable/enable lasts until restart (the file's `disabled:` is the
+// lasting switch); vmtas and pools are created and changed in the file.
 //
 // # Errors
 //

@@ -56,8 +56,14 @@ func adminServer(t *testing.T) *adminEnv {
 // inject queues one raw message per address through the Injector.
 func (e *adminEnv) inject(t *testing.T, addrs ...string) {
 	t.Helper()
+	e.injectCampaign(t, "", addrs...)
+}
+
+// injectCampaign queues one raw message per address for campaign.
+func (e *adminEnv) injectCampaign(t *testing.T, campaign string, addrs ...string) {
+	t.Helper()
 	for _, a := range addrs {
-		if _, err := e.client.Inject(withKey(keyInject), &pb.InjectRequest{From: "news@shop.example",
+		if _, err := e.client.Inject(withKey(keyInject), &pb.InjectRequest{From: "news@shop.example", Campaign: campaign,
 			Recipients: rcpts(a), Content: &pb.Content{RawMime: rawMIME}}); err != nil {
 			t.Fatal(err)
 		}

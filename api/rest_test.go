@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -148,9 +150,10 @@ func TestAuth_REST(t *testing.T) {
 	}
 }
 
-func TestREST_OpenAPI_ValidJSONCoveringRoutes(t *testing.T) {
-	env := testServer(t, nil, nil)
-	resp, err := http.Get(env.url + "/v1/openapi.json")
+// openAPIDoc fetches and decodes the served OpenAPI document.
+func openAPIDoc(t *testing.T, url string) (paths map[string]map[string]any, tags []string) {
+	t.Helper()
+	resp, err := http.Get(url + "/v1/openapi.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +161,7 @@ func TestREST_OpenAPI_ValidJSONCoveringRoutes(t *testing.T) {
 	var doc struct {
 		Swagger string                    `json:"swagger"`
 		Paths   map[string]map[string]any `json:"paths"`
+		Tags    []struct{ Name string }   `json:"tags"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
 		t.Fatalf("not JSON: %v", err)
@@ -165,23 +169,60 @@ func TestREST_OpenAPI_ValidJSONCoveringRoutes(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || doc.Swagger != "2.0" {
 		t.Fatalf("%d %s swagger %q", resp.StatusCode, resp.Header.Get("Content-Type"), doc.Swagger)
 	}
-	for _, route := range []struct{ method, path string }{{"post", "/v1/messages"}, {"post", "/v1/messages:batch"}} {
-		if _, ok := doc.Paths[route.path][route.method]; !ok {
-			t.Errorf("OpenAPI lacks %s %s", route.method, route.path)
-		}
+	for _, tag := range doc.Tags {
+		tags = append(tags, tag.Name)
 	}
-	// Every route the document lists answers (not 404) on the gateway.
-	for path, methods := range doc.Paths {
-		for m := range methods {
-			req, _ := http.NewRequest(strings.ToUpper(m), env.url+path, strings.NewReader("{}"))
-			r, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
+	return doc.Paths, tags
+}
+
+// pathParam matches a path template's parameter, {name}.
+var pathParam = regexp.MustCompile(`\{[^}]+\}`)
+
+func TestREST_OpenAPI_ValidJSONCoveringRoutes(t *testing.T) {
+	injector := []struct{ method, path string }{{"post", "/v1/messages"}, {"post", "/v1/messages:batch"}}
+	admin := []struct{ method, path string }{
+		{"get", "/v1/queues"}, {"post", "/v1/queues:pause"}, {"post", "/v1/queues:resume"}, {"post", "/v1/queues:flush"},
+		{"post", "/v1/queues:purge"}, {"get", "/v1/vmtas"}, {"post", "/v1/vmtas/{name}:disable"},
+		{"post", "/v1/vmtas/{name}:enable"}, {"get", "/v1/pools"}, {"get", "/v1/stats"},
+	}
+	for _, tc := range []struct {
+		name      string
+		env       *testEnv
+		withAdmin bool
+	}{
+		{"Injector", testServer(t, nil, nil), false},
+		{"WithAdmin", adminServer(t).testEnv, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			paths, tags := openAPIDoc(t, tc.env.url)
+			for _, route := range injector {
+				if _, ok := paths[route.path][route.method]; !ok {
+					t.Errorf("OpenAPI lacks %s %s", route.method, route.path)
+				}
 			}
-			r.Body.Close()
-			if r.StatusCode == http.StatusNotFound || r.StatusCode == http.StatusMethodNotAllowed {
-				t.Errorf("%s %s: %d", m, path, r.StatusCode)
+			for _, route := range admin {
+				if _, ok := paths[route.path][route.method]; ok != tc.withAdmin {
+					t.Errorf("OpenAPI has %s %s: %v, want %v", route.method, route.path, ok, tc.withAdmin)
+				}
 			}
-		}
+			if got := slices.Contains(tags, "Queues"); got != tc.withAdmin {
+				t.Errorf("tags %v", tags)
+			}
+			// Every route the document lists answers (not 404) on the gateway.
+			for path, methods := range paths {
+				for m := range methods {
+					req, _ := http.NewRequest(strings.ToUpper(m), tc.env.url+pathParam.ReplaceAllString(path, "default"), strings.NewReader("{}"))
+					req.Header.Set("Authorization", "Bearer "+keyAdmin)
+					r, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					r.Body.Close()
+					if r.StatusCode == http.StatusNotFound || r.StatusCode == http.StatusMethodNotAllowed {
+						t.Errorf("%s %s: %d", m, path, r.StatusCode)
+					}
+				}
+			}
+		})
 	}
 }

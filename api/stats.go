@@ -18,5 +18,5 @@ func (st *statsService) GetStats(ctx context.Context, _ *pb.GetStatsRequest) (*p
 	s := st.s.opts.Admin.SpoolStats()
 	// SpoolStats returns copies of its maps: they are ours to hand out.
 	return &pb.GetStatsResponse{Messages: s.Messages, Recipients: s.Recipients, BodyBytes: s.BodyBytes,
-		ByDomain: s.ByDomain, ByVmta: s.ByVMTA}, nil
+		ByDomain: s.ByDomain, ByVmta: s.ByVMTA, ByPool: s.ByPool, ByCampaign: s.ByCampaign}, nil
 }

@@ -15,7 +15,7 @@ func TestStats_RealEngine_Totals(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.Messages != 3 || s.Recipients != 3 || s.ByDomain["a.test"] != 2 || s.ByDomain["b.test"] != 1 ||
-		s.ByVmta["default"] != 3 || s.BodyBytes < 3*int64(len(rawMIME)) {
+		s.ByVmta["default"] != 3 || s.ByPool["default"] != 3 || len(s.ByCampaign) != 0 || s.BodyBytes < 3*int64(len(rawMIME)) {
 		t.Fatalf("stats %v", s)
 	}
 
@@ -27,5 +27,18 @@ func TestStats_RealEngine_Totals(t *testing.T) {
 	}
 	if err := json.Unmarshal(body, &out); code != 200 || err != nil || out.Messages != "3" || out.Recipients != "3" || out.ByDomain["a.test"] != "2" {
 		t.Fatalf("REST: %d %s (%v)", code, body, err)
+	}
+}
+
+func TestStats_RealEngine_ByCampaign(t *testing.T) {
+	env := adminServer(t)
+	env.injectCampaign(t, "black-friday", "a@a.test", "b@b.test")
+	env.inject(t, "c@c.test")
+	s, err := env.stats.GetStats(withKey(keyRead), &pb.GetStatsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.ByCampaign) != 1 || s.ByCampaign["black-friday"] != 2 || s.ByPool["default"] != 3 {
+		t.Fatalf("stats %v", s)
 	}
 }

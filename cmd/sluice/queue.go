@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
 	"net/url"
+	"sort"
 	"text/tabwriter"
 	"time"
 

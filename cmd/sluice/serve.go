@@ -255,6 +255,7 @@ func reloadOnHUP(ctx context.Context, eng *engine.Engine, path string, log *slog
 func apiOptions(cfg *configs.Config, eng *engine.Engine, log *slog.Logger) api.Options {
 	o := api.Options{
 		Submitter:               eng,
+		Admin:                   eng,
 		AllowLoopbackWithoutKey: cfg.API.AllowLoopbackWithoutKey,
 		MaxMessageBytes:         int64(cfg.SMTPIn.MaxMessageSize),
 		MaxRecipients:           cfg.SMTPIn.MaxRecipients,

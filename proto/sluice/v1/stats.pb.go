@@ -73,7 +73,13 @@ type GetStatsResponse struct {
 	// by_vmta counts pending recipients per vmta.
 	ByVmta map[string]int64 `protobuf:"bytes,4,rep,name=by_vmta,json=byVmta,proto3" json:"by_vmta,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// body_bytes is the sum of the stored message bodies' sizes.
-	BodyBytes     int64 `protobuf:"varint,5,opt,name=body_bytes,json=bodyBytes,proto3" json:"body_bytes,omitempty"`
+	BodyBytes int64 `protobuf:"varint,5,opt,name=body_bytes,json=bodyBytes,proto3" json:"body_bytes,omitempty"`
+	// by_pool counts pending recipients per pool (mail that named a pool or
+	// was given the default one).
+	ByPool map[string]int64 `protobuf:"bytes,6,rep,name=by_pool,json=byPool,proto3" json:"by_pool,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// by_campaign counts pending recipients per campaign (mail without one
+	// is not counted).
+	ByCampaign    map[string]int64 `protobuf:"bytes,7,rep,name=by_campaign,json=byCampaign,proto3" json:"by_campaign,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -143,12 +149,26 @@ func (x *GetStatsResponse) GetBodyBytes() int64 {
 	return 0
 }
 
+func (x *GetStatsResponse) GetByPool() map[string]int64 {
+	if x != nil {
+		return x.ByPool
+	}
+	return nil
+}
+
+func (x *GetStatsResponse) GetByCampaign() map[string]int64 {
+	if x != nil {
+		return x.ByCampaign
+	}
+	return nil
+}
+
 var File_sluice_v1_stats_proto protoreflect.FileDescriptor
 
 const file_sluice_v1_stats_proto_rawDesc = "" +
 	"\n" +
 	"\x15sluice/v1/stats.proto\x12\tsluice.v1\x1a\x1cgoogle/api/annotations.proto\"\x11\n" +
-	"\x0fGetStatsRequest\"\xef\x02\n" +
+	"\x0fGetStatsRequest\"\xf9\x04\n" +
 	"\x10GetStatsResponse\x12\x1a\n" +
 	"\bmessages\x18\x01 \x01(\x03R\bmessages\x12\x1e\n" +
 	"\n" +
@@ -157,11 +177,20 @@ const file_sluice_v1_stats_proto_rawDesc = "" +
 	"\tby_domain\x18\x03 \x03(\v2).sluice.v1.GetStatsResponse.ByDomainEntryR\bbyDomain\x12@\n" +
 	"\aby_vmta\x18\x04 \x03(\v2'.sluice.v1.GetStatsResponse.ByVmtaEntryR\x06byVmta\x12\x1d\n" +
 	"\n" +
-	"body_bytes\x18\x05 \x01(\x03R\tbodyBytes\x1a;\n" +
+	"body_bytes\x18\x05 \x01(\x03R\tbodyBytes\x12@\n" +
+	"\aby_pool\x18\x06 \x03(\v2'.sluice.v1.GetStatsResponse.ByPoolEntryR\x06byPool\x12L\n" +
+	"\vby_campaign\x18\a \x03(\v2+.sluice.v1.GetStatsResponse.ByCampaignEntryR\n" +
+	"byCampaign\x1a;\n" +
 	"\rByDomainEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a9\n" +
 	"\vByVmtaEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a9\n" +
+	"\vByPoolEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a=\n" +
+	"\x0fByCampaignEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x012_\n" +
 	"\x05Stats\x12V\n" +
@@ -179,23 +208,27 @@ func file_sluice_v1_stats_proto_rawDescGZIP() []byte {
 	return file_sluice_v1_stats_proto_rawDescData
 }
 
-var file_sluice_v1_stats_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_sluice_v1_stats_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_sluice_v1_stats_proto_goTypes = []any{
 	(*GetStatsRequest)(nil),  // 0: sluice.v1.GetStatsRequest
 	(*GetStatsResponse)(nil), // 1: sluice.v1.GetStatsResponse
 	nil,                      // 2: sluice.v1.GetStatsResponse.ByDomainEntry
 	nil,                      // 3: sluice.v1.GetStatsResponse.ByVmtaEntry
+	nil,                      // 4: sluice.v1.GetStatsResponse.ByPoolEntry
+	nil,                      // 5: sluice.v1.GetStatsResponse.ByCampaignEntry
 }
 var file_sluice_v1_stats_proto_depIdxs = []int32{
 	2, // 0: sluice.v1.GetStatsResponse.by_domain:type_name -> sluice.v1.GetStatsResponse.ByDomainEntry
 	3, // 1: sluice.v1.GetStatsResponse.by_vmta:type_name -> sluice.v1.GetStatsResponse.ByVmtaEntry
-	0, // 2: sluice.v1.Stats.GetStats:input_type -> sluice.v1.GetStatsRequest
-	1, // 3: sluice.v1.Stats.GetStats:output_type -> sluice.v1.GetStatsResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	4, // 2: sluice.v1.GetStatsResponse.by_pool:type_name -> sluice.v1.GetStatsResponse.ByPoolEntry
+	5, // 3: sluice.v1.GetStatsResponse.by_campaign:type_name -> sluice.v1.GetStatsResponse.ByCampaignEntry
+	0, // 4: sluice.v1.Stats.GetStats:input_type -> sluice.v1.GetStatsRequest
+	1, // 5: sluice.v1.Stats.GetStats:output_type -> sluice.v1.GetStatsResponse
+	5, // [5:6] is the sub-list for method output_type
+	4, // [4:5] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_sluice_v1_stats_proto_init() }
@@ -209,7 +242,7 @@ func file_sluice_v1_stats_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_v1_stats_proto_rawDesc), len(file_sluice_v1_stats_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
