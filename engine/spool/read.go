@@ -77,8 +77,17 @@ func (s *Spool) Due(vmta, domain string, until time.Time, limit int) ([]Recipien
 		return nil, err
 	}
 	defer s.exit()
-	lo := queuePrefix(vmta, domain)
-	hi := queueKey(vmta, domain, dueMsOf(until)+1, "", 0)[:len(lo)+dueLen]
+	p := queuePrefix(vmta, domain)
+	lo := p
+	// NB: start at the queue's earliest due, not at its prefix: a queue that
+	// is drained from its head leaves a trail of deletion tombstones before
+	// it, which a read from the prefix would step over every time.
+	s.mu.Lock()
+	if q, ok := s.mu.queues[queueID{vmta, domain}]; ok {
+		lo = queueKey(vmta, domain, q.earliest, "", 0)[:len(p)+dueLen]
+	}
+	s.mu.Unlock()
+	hi := queueKey(vmta, domain, dueMsOf(until)+1, "", 0)[:len(p)+dueLen]
 	var out []Recipient
 	_, err := s.readQueue(lo, hi, func(r Recipient) bool {
 		out = append(out, r)
