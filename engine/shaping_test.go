@@ -199,3 +199,28 @@ func indexOf(s, sub string) int {
 	}
 	return -1
 }
+
+func TestReload_RemovedVMTA_DrainsItsQueue_TakesNoNewMail(t *testing.T) {
+	w := newWorld(t, 0)
+	two := []configs.VMTA{{Name: "ip6", SourceIP: "127.0.0.6", HELO: "mta6.sluice.test"}}
+	e := w.engine(t, t.TempDir(), func(c *configs.Config) { c.VMTAs = two })
+	defer e.Close()
+	e.Pause(QueueFilter{VMTA: "ip6"})
+	submit(t, e, "a@sender.example", "x@drain.test")
+	cfg := *e.cfg
+	cfg.VMTAs = []configs.VMTA{{Name: "ip7", SourceIP: "127.0.0.7", HELO: "mta7.sluice.test"}}
+	if err := e.Reload(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Submit(t.Context(), Envelope{From: "a@sender.example", To: []string{"y@drain.test"}, VMTA: "ip6"},
+		[]byte("Subject: x\r\n\r\nx\r\n")); err == nil {
+		t.Fatal("a removed vmta took new mail")
+	}
+	e.Resume(QueueFilter{VMTA: "ip6"})
+	waitFor(t, "the removed vmta's queue to drain", func() bool { return w.deliveredTo("drain.test") == 1 })
+	if by := w.sink.Stats().ByPeerIP; by["127.0.0.6"] != 1 {
+		t.Fatalf("drained from %v, want 127.0.0.6", by)
+	}
+	submit(t, e, "a@sender.example", "z@drain.test")
+	waitFor(t, "new mail through the new vmta", func() bool { return w.sink.Stats().ByPeerIP["127.0.0.7"] == 1 })
+}
