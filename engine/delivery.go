@@ -17,7 +17,13 @@ import (
 	"github.com/sluice-mta/sluice/engine/queue"
 	"github.com/sluice-mta/sluice/engine/shaping"
 	"github.com/sluice-mta/sluice/engine/spool"
+	"github.com/sluice-mta/sluice/feedback"
 )
+
+// feedbackRules classify replies into bounce categories for accounting.
+// NB: the shipped rules for now; user rule files and the actions they
+// drive arrive with the feedback issue.
+var feedbackRules = feedback.DefaultRules()
 
 // The delivery loop, end to end:
 //
@@ -454,7 +460,13 @@ func (e *Engine) acctRecord(it resultItem, r spool.Recipient, reply client.Reply
 	if reply.Code != 0 {
 		diag = "smtp;" + reply.String()
 	}
+	cat := ""
+	if !reply.Positive() {
+		cat = string(feedback.Classify(feedback.Reply{Code: reply.Code, Enhanced: reply.Enhanced, Text: reply.Text,
+			Local: reply.Local}, feedbackRules))
+	}
 	return acct.Record{
+		Category:   cat,
 		TimeQueued: it.env.ReceivedAt, TimeLogged: now,
 		From: it.env.From, Recipient: r.Address,
 		VMTA: it.key.VMTA, SourceIP: src,

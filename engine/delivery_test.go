@@ -208,6 +208,11 @@ func TestDelivery_DeferThenDeliver_RetriesOnlyThatRecipient(t *testing.T) {
 	if strings.Count(types, "d") != 2 || strings.Count(types, "t") != 1 {
 		t.Fatalf("accounting types %q, want two d and one t", types)
 	}
+	for _, r := range rows {
+		if r[0] == "t" && r[12] != "transient" {
+			t.Errorf("deferral's bounce category %q, want transient (row %v)", r[12], r)
+		}
+	}
 }
 
 func TestDelivery_Expiry_BouncesWithDSN(t *testing.T) {

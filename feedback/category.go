@@ -146,6 +146,8 @@ var decisive = map[string]Category{
 	"1.2":  CategoryBadDomain,       // bad destination system address
 	"1.3":  CategoryBadMailbox,      // bad destination mailbox address syntax
 	"1.6":  CategoryInactiveMailbox, // destination mailbox has moved, no forwarding address
+	"1.7":  CategoryPolicyRelated,   // bad sender's mailbox address syntax
+	"1.8":  CategoryPolicyRelated,   // bad sender's system address
 	"1.10": CategoryBadDomain,       // recipient address has null MX (RFC 7505)
 	"2.1":  CategoryInactiveMailbox, // mailbox disabled, not accepting messages
 	"2.2":  CategoryQuota,           // mailbox full
