@@ -19,6 +19,7 @@ import (
 //	GET  /admin/vmtas                          virtual MTAs with queued counts
 //	POST /admin/vmtas/{name}/disable|enable
 //	GET  /admin/pools
+//	GET  /admin/trace?id=&rcpt=                why is this recipient not delivered yet
 //
 // An empty vmta or domain matches all. Replies are JSON. The HTTP listener
 // is an admin port: keep it on loopback or behind authentication.
@@ -69,6 +70,19 @@ func NewAdminHandler(e *engine.Engine) http.Handler {
 	})
 	mux.HandleFunc("GET /admin/vmtas", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"vmtas": e.VMTAs()})
+	})
+	mux.HandleFunc("GET /admin/trace", func(w http.ResponseWriter, r *http.Request) {
+		id := r.URL.Query().Get("id")
+		if id == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "id: the queue ID is required", "field": "id"})
+			return
+		}
+		tr, err := e.TraceRecipient(id, r.URL.Query().Get("rcpt"))
+		if err != nil {
+			writeJSON(w, http.StatusNotFound, map[string]any{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"recipients": tr})
 	})
 	mux.HandleFunc("GET /admin/pools", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"pools": e.Pools()})

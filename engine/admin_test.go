@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,4 +79,30 @@ func TestAdmin_PurgeWithDSN_BouncesToSender(t *testing.T) {
 		t.Fatalf("purge DSN: %+v", rep.Recipients)
 	}
 	waitFor(t, "an empty spool (the DSN's own delivery written back)", func() bool { return e.SpoolStats().Recipients == 0 })
+}
+
+func TestTraceRecipient_DeferredThenPaused_ThenGone(t *testing.T) {
+	w := newWorld(t, 0)
+	e := w.engine(t, t.TempDir(), nil)
+	defer e.Close()
+	id := submit(t, e, "a@sender.example", "defer1@tr.test", "ok1@tr.test")
+	waitFor(t, "the deferral", func() bool {
+		tr, err := e.TraceRecipient(id, "defer1@tr.test")
+		return err == nil && tr[0].State == "deferred"
+	})
+	tr, _ := e.TraceRecipient(id, "")
+	if len(tr) != 1 || tr[0].Attempts != 1 || !contains(tr[0].LastReply, "451") ||
+		tr[0].HeldBy != "waiting for its retry time (retry_after)" {
+		t.Fatalf("trace of a deferred recipient: %+v", tr)
+	}
+	e.Pause(QueueFilter{Domain: "tr.test"})
+	if tr, _ := e.TraceRecipient(strings.ToLower(id), "DEFER1@tr.test"); tr[0].State != "paused" {
+		t.Fatalf("after pause: %+v", tr)
+	}
+	if _, err := e.TraceRecipient(id, "ok1@tr.test"); !errors.Is(err, ErrNotQueued) {
+		t.Fatalf("delivered recipient: %v, want ErrNotQueued", err)
+	}
+	if _, err := e.TraceRecipient("NOPE", ""); !errors.Is(err, ErrNotQueued) {
+		t.Fatalf("unknown message: %v", err)
+	}
 }

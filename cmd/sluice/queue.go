@@ -108,7 +108,23 @@ Each command takes --vmta and --domain filters; empty matches all.
 	})
 	purge.Flags().BoolVar(&dsn, "dsn", true, "send a DSN to each sender")
 	purge.Flags().BoolVar(&all, "all", false, "allow purging every queue when no filter is given")
-	cmd.AddCommand(ls,
+	trace := &cobra.Command{
+		Use:   "trace QUEUE-ID [RECIPIENT]",
+		Short: "Explain why a message's recipients are not delivered yet",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := url.Values{"id": {args[0]}}
+			if len(args) == 2 {
+				q.Set("rcpt", args[1])
+			}
+			body, err := adminCall(server, http.MethodGet, "/admin/trace?"+q.Encode())
+			if err == nil {
+				_, err = cmd.OutOrStdout().Write(body)
+			}
+			return err
+		},
+	}
+	cmd.AddCommand(ls, trace,
 		action("pause", "Pause delivery of the matching queues (mail stays queued)", nil),
 		action("resume", "Resume the matching queues", nil),
 		action("flush", "Retry the matching queues' mail now", nil),

@@ -53,8 +53,8 @@ func newCounters() counters {
 		byVMTA:     make(map[string]int64),
 		byPool:     make(map[string]int64),
 		byCampaign: make(map[string]int64),
-		queues:    make(map[queueID]*queueStat),
-		remaining: make(map[string]uint32),
+		queues:     make(map[queueID]*queueStat),
+		remaining:  make(map[string]uint32),
 	}
 }
 
