@@ -36,6 +36,9 @@ type Admin interface {
 	// for a name that is not a vmta.
 	SetVMTADisabled(name string, disabled bool) error
 	SpoolStats() spool.Stats
+	// TraceRecipient fails with an error wrapping engine.ErrNotQueued when
+	// nothing of the message is queued.
+	TraceRecipient(id, rcpt string) ([]engine.Trace, error)
 }
 
 var _ Admin = (*engine.Engine)(nil)

@@ -42,6 +42,33 @@ func (q *queuesService) ListQueues(ctx context.Context, r *pb.ListQueuesRequest)
 	return out, nil
 }
 
+func (q *queuesService) TraceRecipient(ctx context.Context, r *pb.TraceRecipientRequest) (*pb.TraceRecipientResponse, error) {
+	if _, err := authorize(ctx, RoleRead); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(r.GetId()) == "" {
+		return nil, badField("id", "the queue ID is required")
+	}
+	trs, err := q.s.opts.Admin.TraceRecipient(r.GetId(), r.GetRecipient())
+	if errors.Is(err, engine.ErrNotQueued) {
+		return nil, status.Error(codes.NotFound, err.Error())
+	}
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	out := &pb.TraceRecipientResponse{}
+	for _, t := range trs {
+		rt := &pb.RecipientTrace{Id: t.MsgID, Recipient: t.Recipient, Vmta: t.VMTA, Domain: t.Domain, State: t.State,
+			Attempts: int32(t.Attempts), LastReply: t.LastReply, HeldBy: t.HeldBy, Limits: t.Limits,
+			NextAttempt: timestamppb.New(t.NextAttempt), ExpiresAt: timestamppb.New(t.ExpiresAt)}
+		if !t.LastAttempt.IsZero() {
+			rt.LastAttempt = timestamppb.New(t.LastAttempt)
+		}
+		out.Recipients = append(out.Recipients, rt)
+	}
+	return out, nil
+}
+
 func (q *queuesService) PauseQueues(ctx context.Context, r *pb.PauseQueuesRequest) (*pb.PauseQueuesResponse, error) {
 	k, err := authorize(ctx, RoleAdmin)
 	if err != nil {

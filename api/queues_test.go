@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/sluice-mta/sluice/configs"
 	"github.com/sluice-mta/sluice/engine"
@@ -228,5 +229,33 @@ func TestQueues_RealEngine_PurgeWithoutDSN_Empties(t *testing.T) {
 	}
 	if st := env.eng.SpoolStats(); st.Messages != 0 || st.Recipients != 0 {
 		t.Fatalf("spool %+v", st)
+	}
+}
+
+func TestQueues_RealEngine_TraceRecipient(t *testing.T) {
+	env := adminServer(t)
+	resp, err := env.client.Inject(withKey(keyInject), &pb.InjectRequest{From: "news@shop.example",
+		Recipients: rcpts("ann@t.test"), Content: &pb.Content{RawMime: rawMIME}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.GetId()
+	tr, err := env.queues.TraceRecipient(withKey(keyRead), &pb.TraceRecipientRequest{Id: id, Recipient: "ann@t.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.GetRecipients()) != 1 || tr.Recipients[0].GetState() != "queued" || tr.Recipients[0].GetDomain() != "t.test" ||
+		tr.Recipients[0].GetNextAttempt() == nil {
+		t.Fatalf("trace %v", tr)
+	}
+	if _, err := env.queues.TraceRecipient(withKey(keyRead), &pb.TraceRecipientRequest{Id: "06H0000000000000"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("unknown id: %v, want NotFound", err)
+	}
+	if _, err := env.queues.TraceRecipient(withKey(keyRead), &pb.TraceRecipientRequest{}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("no id: %v, want InvalidArgument", err)
+	}
+	code, body := get(t, env.url+"/v1/queues/messages/"+id, "Bearer "+keyRead)
+	if code != 200 || !strings.Contains(string(body), "ann@t.test") {
+		t.Fatalf("REST trace: %d %s", code, body)
 	}
 }

@@ -613,6 +613,239 @@ func (x *PurgeQueuesResponse) GetPurgedRecipients() int64 {
 	return 0
 }
 
+type TraceRecipientRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the queue ID returned at injection.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// recipient narrows the answer to one address; empty = every pending recipient.
+	Recipient     string `protobuf:"bytes,2,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TraceRecipientRequest) Reset() {
+	*x = TraceRecipientRequest{}
+	mi := &file_sluice_v1_queues_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TraceRecipientRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TraceRecipientRequest) ProtoMessage() {}
+
+func (x *TraceRecipientRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_queues_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TraceRecipientRequest.ProtoReflect.Descriptor instead.
+func (*TraceRecipientRequest) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_queues_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TraceRecipientRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TraceRecipientRequest) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+type RecipientTrace struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Recipient string                 `protobuf:"bytes,2,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	Vmta      string                 `protobuf:"bytes,3,opt,name=vmta,proto3" json:"vmta,omitempty"`
+	Domain    string                 `protobuf:"bytes,4,opt,name=domain,proto3" json:"domain,omitempty"`
+	// state is queued, deferred, in-flight or paused.
+	State       string                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	Attempts    int32                  `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	LastReply   string                 `protobuf:"bytes,7,opt,name=last_reply,json=lastReply,proto3" json:"last_reply,omitempty"`
+	LastAttempt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_attempt,json=lastAttempt,proto3" json:"last_attempt,omitempty"`
+	NextAttempt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=next_attempt,json=nextAttempt,proto3" json:"next_attempt,omitempty"`
+	ExpiresAt   *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// held_by names what holds the recipient, if anything (a pause, a disabled vmta, its retry time).
+	HeldBy string `protobuf:"bytes,11,opt,name=held_by,json=heldBy,proto3" json:"held_by,omitempty"`
+	// limits are the shaping limits of its queue.
+	Limits        string `protobuf:"bytes,12,opt,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecipientTrace) Reset() {
+	*x = RecipientTrace{}
+	mi := &file_sluice_v1_queues_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecipientTrace) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecipientTrace) ProtoMessage() {}
+
+func (x *RecipientTrace) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_queues_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecipientTrace.ProtoReflect.Descriptor instead.
+func (*RecipientTrace) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_queues_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RecipientTrace) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RecipientTrace) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *RecipientTrace) GetVmta() string {
+	if x != nil {
+		return x.Vmta
+	}
+	return ""
+}
+
+func (x *RecipientTrace) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+func (x *RecipientTrace) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *RecipientTrace) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *RecipientTrace) GetLastReply() string {
+	if x != nil {
+		return x.LastReply
+	}
+	return ""
+}
+
+func (x *RecipientTrace) GetLastAttempt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastAttempt
+	}
+	return nil
+}
+
+func (x *RecipientTrace) GetNextAttempt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttempt
+	}
+	return nil
+}
+
+func (x *RecipientTrace) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *RecipientTrace) GetHeldBy() string {
+	if x != nil {
+		return x.HeldBy
+	}
+	return ""
+}
+
+func (x *RecipientTrace) GetLimits() string {
+	if x != nil {
+		return x.Limits
+	}
+	return ""
+}
+
+type TraceRecipientResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Recipients    []*RecipientTrace      `protobuf:"bytes,1,rep,name=recipients,proto3" json:"recipients,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TraceRecipientResponse) Reset() {
+	*x = TraceRecipientResponse{}
+	mi := &file_sluice_v1_queues_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TraceRecipientResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TraceRecipientResponse) ProtoMessage() {}
+
+func (x *TraceRecipientResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sluice_v1_queues_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TraceRecipientResponse.ProtoReflect.Descriptor instead.
+func (*TraceRecipientResponse) Descriptor() ([]byte, []int) {
+	return file_sluice_v1_queues_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *TraceRecipientResponse) GetRecipients() []*RecipientTrace {
+	if x != nil {
+		return x.Recipients
+	}
+	return nil
+}
+
 var File_sluice_v1_queues_proto protoreflect.FileDescriptor
 
 const file_sluice_v1_queues_proto_rawDesc = "" +
@@ -653,11 +886,35 @@ const file_sluice_v1_queues_proto_rawDesc = "" +
 	"\x03all\x18\x04 \x01(\bR\x03allB\x06\n" +
 	"\x04_dsn\"B\n" +
 	"\x13PurgeQueuesResponse\x12+\n" +
-	"\x11purged_recipients\x18\x01 \x01(\x03R\x10purgedRecipients2\x97\x04\n" +
+	"\x11purged_recipients\x18\x01 \x01(\x03R\x10purgedRecipients\"E\n" +
+	"\x15TraceRecipientRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
+	"\trecipient\x18\x02 \x01(\tR\trecipient\"\xa5\x03\n" +
+	"\x0eRecipientTrace\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1c\n" +
+	"\trecipient\x18\x02 \x01(\tR\trecipient\x12\x12\n" +
+	"\x04vmta\x18\x03 \x01(\tR\x04vmta\x12\x16\n" +
+	"\x06domain\x18\x04 \x01(\tR\x06domain\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\x12\x1a\n" +
+	"\battempts\x18\x06 \x01(\x05R\battempts\x12\x1d\n" +
+	"\n" +
+	"last_reply\x18\a \x01(\tR\tlastReply\x12=\n" +
+	"\flast_attempt\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vlastAttempt\x12=\n" +
+	"\fnext_attempt\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vnextAttempt\x129\n" +
+	"\n" +
+	"expires_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12\x17\n" +
+	"\aheld_by\x18\v \x01(\tR\x06heldBy\x12\x16\n" +
+	"\x06limits\x18\f \x01(\tR\x06limits\"S\n" +
+	"\x16TraceRecipientResponse\x129\n" +
+	"\n" +
+	"recipients\x18\x01 \x03(\v2\x19.sluice.v1.RecipientTraceR\n" +
+	"recipients2\x90\x05\n" +
 	"\x06Queues\x12]\n" +
 	"\n" +
 	"ListQueues\x12\x1c.sluice.v1.ListQueuesRequest\x1a\x1d.sluice.v1.ListQueuesResponse\"\x12\x82\xd3\xe4\x93\x02\f\x12\n" +
-	"/v1/queues\x12i\n" +
+	"/v1/queues\x12w\n" +
+	"\x0eTraceRecipient\x12 .sluice.v1.TraceRecipientRequest\x1a!.sluice.v1.TraceRecipientResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/queues/messages/{id}\x12i\n" +
 	"\vPauseQueues\x12\x1d.sluice.v1.PauseQueuesRequest\x1a\x1e.sluice.v1.PauseQueuesResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/queues:pause\x12m\n" +
 	"\fResumeQueues\x12\x1e.sluice.v1.ResumeQueuesRequest\x1a\x1f.sluice.v1.ResumeQueuesResponse\"\x1c\x82\xd3\xe4\x93\x02\x16:\x01*\"\x11/v1/queues:resume\x12i\n" +
 	"\vFlushQueues\x12\x1d.sluice.v1.FlushQueuesRequest\x1a\x1e.sluice.v1.FlushQueuesResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/v1/queues:flush\x12i\n" +
@@ -675,39 +932,48 @@ func file_sluice_v1_queues_proto_rawDescGZIP() []byte {
 	return file_sluice_v1_queues_proto_rawDescData
 }
 
-var file_sluice_v1_queues_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_sluice_v1_queues_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_sluice_v1_queues_proto_goTypes = []any{
-	(*Queue)(nil),                 // 0: sluice.v1.Queue
-	(*ListQueuesRequest)(nil),     // 1: sluice.v1.ListQueuesRequest
-	(*ListQueuesResponse)(nil),    // 2: sluice.v1.ListQueuesResponse
-	(*PauseQueuesRequest)(nil),    // 3: sluice.v1.PauseQueuesRequest
-	(*PauseQueuesResponse)(nil),   // 4: sluice.v1.PauseQueuesResponse
-	(*ResumeQueuesRequest)(nil),   // 5: sluice.v1.ResumeQueuesRequest
-	(*ResumeQueuesResponse)(nil),  // 6: sluice.v1.ResumeQueuesResponse
-	(*FlushQueuesRequest)(nil),    // 7: sluice.v1.FlushQueuesRequest
-	(*FlushQueuesResponse)(nil),   // 8: sluice.v1.FlushQueuesResponse
-	(*PurgeQueuesRequest)(nil),    // 9: sluice.v1.PurgeQueuesRequest
-	(*PurgeQueuesResponse)(nil),   // 10: sluice.v1.PurgeQueuesResponse
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*Queue)(nil),                  // 0: sluice.v1.Queue
+	(*ListQueuesRequest)(nil),      // 1: sluice.v1.ListQueuesRequest
+	(*ListQueuesResponse)(nil),     // 2: sluice.v1.ListQueuesResponse
+	(*PauseQueuesRequest)(nil),     // 3: sluice.v1.PauseQueuesRequest
+	(*PauseQueuesResponse)(nil),    // 4: sluice.v1.PauseQueuesResponse
+	(*ResumeQueuesRequest)(nil),    // 5: sluice.v1.ResumeQueuesRequest
+	(*ResumeQueuesResponse)(nil),   // 6: sluice.v1.ResumeQueuesResponse
+	(*FlushQueuesRequest)(nil),     // 7: sluice.v1.FlushQueuesRequest
+	(*FlushQueuesResponse)(nil),    // 8: sluice.v1.FlushQueuesResponse
+	(*PurgeQueuesRequest)(nil),     // 9: sluice.v1.PurgeQueuesRequest
+	(*PurgeQueuesResponse)(nil),    // 10: sluice.v1.PurgeQueuesResponse
+	(*TraceRecipientRequest)(nil),  // 11: sluice.v1.TraceRecipientRequest
+	(*RecipientTrace)(nil),         // 12: sluice.v1.RecipientTrace
+	(*TraceRecipientResponse)(nil), // 13: sluice.v1.TraceRecipientResponse
+	(*timestamppb.Timestamp)(nil),  // 14: google.protobuf.Timestamp
 }
 var file_sluice_v1_queues_proto_depIdxs = []int32{
-	11, // 0: sluice.v1.Queue.earliest_due:type_name -> google.protobuf.Timestamp
+	14, // 0: sluice.v1.Queue.earliest_due:type_name -> google.protobuf.Timestamp
 	0,  // 1: sluice.v1.ListQueuesResponse.queues:type_name -> sluice.v1.Queue
-	1,  // 2: sluice.v1.Queues.ListQueues:input_type -> sluice.v1.ListQueuesRequest
-	3,  // 3: sluice.v1.Queues.PauseQueues:input_type -> sluice.v1.PauseQueuesRequest
-	5,  // 4: sluice.v1.Queues.ResumeQueues:input_type -> sluice.v1.ResumeQueuesRequest
-	7,  // 5: sluice.v1.Queues.FlushQueues:input_type -> sluice.v1.FlushQueuesRequest
-	9,  // 6: sluice.v1.Queues.PurgeQueues:input_type -> sluice.v1.PurgeQueuesRequest
-	2,  // 7: sluice.v1.Queues.ListQueues:output_type -> sluice.v1.ListQueuesResponse
-	4,  // 8: sluice.v1.Queues.PauseQueues:output_type -> sluice.v1.PauseQueuesResponse
-	6,  // 9: sluice.v1.Queues.ResumeQueues:output_type -> sluice.v1.ResumeQueuesResponse
-	8,  // 10: sluice.v1.Queues.FlushQueues:output_type -> sluice.v1.FlushQueuesResponse
-	10, // 11: sluice.v1.Queues.PurgeQueues:output_type -> sluice.v1.PurgeQueuesResponse
-	7,  // [7:12] is the sub-list for method output_type
-	2,  // [2:7] is the sub-list for method input_type
-	2,  // [2:2] is the sub-list for extension type_name
-	2,  // [2:2] is the sub-list for extension extendee
-	0,  // [0:2] is the sub-list for field type_name
+	14, // 2: sluice.v1.RecipientTrace.last_attempt:type_name -> google.protobuf.Timestamp
+	14, // 3: sluice.v1.RecipientTrace.next_attempt:type_name -> google.protobuf.Timestamp
+	14, // 4: sluice.v1.RecipientTrace.expires_at:type_name -> google.protobuf.Timestamp
+	12, // 5: sluice.v1.TraceRecipientResponse.recipients:type_name -> sluice.v1.RecipientTrace
+	1,  // 6: sluice.v1.Queues.ListQueues:input_type -> sluice.v1.ListQueuesRequest
+	11, // 7: sluice.v1.Queues.TraceRecipient:input_type -> sluice.v1.TraceRecipientRequest
+	3,  // 8: sluice.v1.Queues.PauseQueues:input_type -> sluice.v1.PauseQueuesRequest
+	5,  // 9: sluice.v1.Queues.ResumeQueues:input_type -> sluice.v1.ResumeQueuesRequest
+	7,  // 10: sluice.v1.Queues.FlushQueues:input_type -> sluice.v1.FlushQueuesRequest
+	9,  // 11: sluice.v1.Queues.PurgeQueues:input_type -> sluice.v1.PurgeQueuesRequest
+	2,  // 12: sluice.v1.Queues.ListQueues:output_type -> sluice.v1.ListQueuesResponse
+	13, // 13: sluice.v1.Queues.TraceRecipient:output_type -> sluice.v1.TraceRecipientResponse
+	4,  // 14: sluice.v1.Queues.PauseQueues:output_type -> sluice.v1.PauseQueuesResponse
+	6,  // 15: sluice.v1.Queues.ResumeQueues:output_type -> sluice.v1.ResumeQueuesResponse
+	8,  // 16: sluice.v1.Queues.FlushQueues:output_type -> sluice.v1.FlushQueuesResponse
+	10, // 17: sluice.v1.Queues.PurgeQueues:output_type -> sluice.v1.PurgeQueuesResponse
+	12, // [12:18] is the sub-list for method output_type
+	6,  // [6:12] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_sluice_v1_queues_proto_init() }
@@ -722,7 +988,7 @@ func file_sluice_v1_queues_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_v1_queues_proto_rawDesc), len(file_sluice_v1_queues_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -25,11 +25,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Queues_ListQueues_FullMethodName   = "/sluice.v1.Queues/ListQueues"
-	Queues_PauseQueues_FullMethodName  = "/sluice.v1.Queues/PauseQueues"
-	Queues_ResumeQueues_FullMethodName = "/sluice.v1.Queues/ResumeQueues"
-	Queues_FlushQueues_FullMethodName  = "/sluice.v1.Queues/FlushQueues"
-	Queues_PurgeQueues_FullMethodName  = "/sluice.v1.Queues/PurgeQueues"
+	Queues_ListQueues_FullMethodName     = "/sluice.v1.Queues/ListQueues"
+	Queues_TraceRecipient_FullMethodName = "/sluice.v1.Queues/TraceRecipient"
+	Queues_PauseQueues_FullMethodName    = "/sluice.v1.Queues/PauseQueues"
+	Queues_ResumeQueues_FullMethodName   = "/sluice.v1.Queues/ResumeQueues"
+	Queues_FlushQueues_FullMethodName    = "/sluice.v1.Queues/FlushQueues"
+	Queues_PurgeQueues_FullMethodName    = "/sluice.v1.Queues/PurgeQueues"
 )
 
 // QueuesClient is the client API for Queues service.
@@ -42,6 +43,11 @@ type QueuesClient interface {
 	// ListQueues lists the queues the filter matches, sorted by vmta then
 	// domain, from the spool's counters (no scan).
 	ListQueues(ctx context.Context, in *ListQueuesRequest, opts ...grpc.CallOption) (*ListQueuesResponse, error)
+	// TraceRecipient says why a message's recipients (or one of them) are not
+	// delivered yet: state, attempts, last reply, next try, and what holds
+	// them. NotFound when nothing of the message is queued any more
+	// (delivered, bounced or purged: see the accounting log).
+	TraceRecipient(ctx context.Context, in *TraceRecipientRequest, opts ...grpc.CallOption) (*TraceRecipientResponse, error)
 	// PauseQueues stops delivery from the matching queues, now and for
 	// queues that appear later, until ResumeQueues with the same filter. Mail
 	// stays queued; transactions in flight finish.
@@ -71,6 +77,16 @@ func (c *queuesClient) ListQueues(ctx context.Context, in *ListQueuesRequest, op
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListQueuesResponse)
 	err := c.cc.Invoke(ctx, Queues_ListQueues_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *queuesClient) TraceRecipient(ctx context.Context, in *TraceRecipientRequest, opts ...grpc.CallOption) (*TraceRecipientResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TraceRecipientResponse)
+	err := c.cc.Invoke(ctx, Queues_TraceRecipient_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +143,11 @@ type QueuesServer interface {
 	// ListQueues lists the queues the filter matches, sorted by vmta then
 	// domain, from the spool's counters (no scan).
 	ListQueues(context.Context, *ListQueuesRequest) (*ListQueuesResponse, error)
+	// TraceRecipient says why a message's recipients (or one of them) are not
+	// delivered yet: state, attempts, last reply, next try, and what holds
+	// them. NotFound when nothing of the message is queued any more
+	// (delivered, bounced or purged: see the accounting log).
+	TraceRecipient(context.Context, *TraceRecipientRequest) (*TraceRecipientResponse, error)
 	// PauseQueues stops delivery from the matching queues, now and for
 	// queues that appear later, until ResumeQueues with the same filter. Mail
 	// stays queued; transactions in flight finish.
@@ -154,6 +175,9 @@ type UnimplementedQueuesServer struct{}
 
 func (UnimplementedQueuesServer) ListQueues(context.Context, *ListQueuesRequest) (*ListQueuesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListQueues not implemented")
+}
+func (UnimplementedQueuesServer) TraceRecipient(context.Context, *TraceRecipientRequest) (*TraceRecipientResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TraceRecipient not implemented")
 }
 func (UnimplementedQueuesServer) PauseQueues(context.Context, *PauseQueuesRequest) (*PauseQueuesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method PauseQueues not implemented")
@@ -202,6 +226,24 @@ func _Queues_ListQueues_Handler(srv interface{}, ctx context.Context, dec func(i
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(QueuesServer).ListQueues(ctx, req.(*ListQueuesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Queues_TraceRecipient_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TraceRecipientRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueuesServer).TraceRecipient(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Queues_TraceRecipient_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueuesServer).TraceRecipient(ctx, req.(*TraceRecipientRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -288,6 +330,10 @@ var Queues_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListQueues",
 			Handler:    _Queues_ListQueues_Handler,
+		},
+		{
+			MethodName: "TraceRecipient",
+			Handler:    _Queues_TraceRecipient_Handler,
 		},
 		{
 			MethodName: "PauseQueues",
