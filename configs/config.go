@@ -23,6 +23,7 @@ type Config struct {
 	Pools    []Pool     `yaml:"pools"`
 	Domains  []Rule     `yaml:"domains"`
 	Sites    []Rule     `yaml:"sites"`
+	Warmup   Warmup     `yaml:"warmup"`
 	API      API        `yaml:"api"`
 	DKIM     []DKIMKey  `yaml:"dkim"`
 	DNS      DNS        `yaml:"dns"`
@@ -217,6 +218,14 @@ type VMTA struct {
 	Overrides Rule `yaml:"overrides"`
 	// Domains are this vmta's shaping rules per domain pattern.
 	Domains []Rule `yaml:"domains"`
+	// Warmup assigns a warm-up plan to a new IP.
+	Warmup *VMTAWarmup `yaml:"warmup"`
+}
+
+// VMTAWarmup names the plan a vmta follows and the day it started.
+type VMTAWarmup struct {
+	Plan  string `yaml:"plan"`
+	Start string `yaml:"start"` // YYYY-MM-DD, in the plan's time zone
 }
 
 // Pool is a named, weighted set of vmtas. Mail that names no pool and no
@@ -291,4 +300,70 @@ type DKIMKey struct {
 	// Headers to sign beyond the defaults (From, To, Subject, Date,
 	// Message-ID, MIME-Version, Content-Type, List-Unsubscribe[-Post]).
 	Headers []string `yaml:"headers"`
+}
+
+// Warmup holds the IP warm-up plans (see package warmup).
+type Warmup struct {
+	// Groups are receiver groups by MX host pattern, e.g.
+	// gmail: ["*.google.com", "*.googlemail.com"]; empty = the built-in groups.
+	Groups map[string][]string `yaml:"groups"`
+	Plans  []WarmupPlan        `yaml:"plans"`
+}
+
+// WarmupPlan is one warm-up curve.
+type WarmupPlan struct {
+	Name string `yaml:"name"`
+	// Days are the daily caps, day 1 first; after the last day: unlimited.
+	Days []int `yaml:"days"`
+	// Doubling is the alternative to Days: start, factor (default 2), days.
+	Doubling *WarmupDoubling `yaml:"doubling"`
+	// AllowPlateaus lets Days repeat a cap (otherwise caps must rise).
+	AllowPlateaus bool `yaml:"allow_plateaus"`
+	// HourlySpread spreads a day's cap over SendingHours.
+	HourlySpread bool         `yaml:"hourly_spread"`
+	SendingHours *WarmupHours `yaml:"sending_hours"`
+	// TimeZone of the plan's days, e.g. America/New_York. Default UTC.
+	TimeZone string `yaml:"time_zone"`
+	// Overflow is pool (other members take the excess) or hold. Default pool.
+	Overflow string `yaml:"overflow"`
+	// CountSendingDays counts only days the IP sent as warm-up days.
+	CountSendingDays bool `yaml:"count_sending_days"`
+	// Groups give receiver groups their own curve or a fraction of the plan's.
+	Groups map[string]WarmupGroupPlan `yaml:"groups"`
+	Health *WarmupHealth             `yaml:"health"`
+}
+
+// WarmupDoubling is a doubling curve.
+type WarmupDoubling struct {
+	Start  int     `yaml:"start"`
+	Factor float64 `yaml:"factor"`
+	Days   int     `yaml:"days"`
+}
+
+// WarmupHours are sending hours [From, To) in the plan's time zone.
+type WarmupHours struct {
+	From int `yaml:"from"`
+	To   int `yaml:"to"`
+}
+
+// WarmupGroupPlan is a receiver group's own curve, or a fraction of the plan's.
+type WarmupGroupPlan struct {
+	Days     []int           `yaml:"days"`
+	Doubling *WarmupDoubling `yaml:"doubling"`
+	Fraction float64         `yaml:"fraction"`
+}
+
+// WarmupHealth are the progression thresholds (rates, 0..1).
+type WarmupHealth struct {
+	Hold          WarmupRates `yaml:"hold"`
+	StepBack      WarmupRates `yaml:"step_back"`
+	StepBackSteps int         `yaml:"step_back_steps"`
+	MinSent       int         `yaml:"min_sent"`
+}
+
+// WarmupRates are deferral, bounce and complaint rates.
+type WarmupRates struct {
+	Deferral  float64 `yaml:"deferral"`
+	Bounce    float64 `yaml:"bounce"`
+	Complaint float64 `yaml:"complaint"`
 }

@@ -29,6 +29,9 @@ func (e *Engine) Reload(cfg *configs.Config) error {
 	if err != nil {
 		return err
 	}
+	if _, err := WarmupConfig(cfg); err != nil {
+		return err
+	}
 	var res = e.resolver.Load()
 	if e.resolver.Load() != nil {
 		if res, err = e.newResolver(cfg, r); err != nil {

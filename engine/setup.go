@@ -31,6 +31,11 @@ func (e *Engine) setupDelivery(cfg *configs.Config, deps Deps) error {
 	if err != nil {
 		return err
 	}
+	// NB: warm-up plans are validated (and simulated by the CLI); their
+	// enforcement in the delivery path lands with the warm-up issue.
+	if _, err := WarmupConfig(cfg); err != nil {
+		return err
+	}
 	if e.state, err = memdb.NewMemDB(routingSchema); err != nil {
 		return fmt.Errorf("engine: state: %w", err)
 	}

@@ -174,3 +174,18 @@ func TestServe_RESTInjection_QueuedAndMetered(t *testing.T) {
 		t.Fatal("OpenAPI document not served")
 	}
 }
+
+func TestWarmupSimulate_PrintsCapsPerGroup_BadPlanExits2(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	_ = os.WriteFile(good, []byte("warmup:\n  plans:\n    - {name: new-ip, days: [50, 100], groups: {gmail: {fraction: 0.5}}}\n"), 0o644)
+	out, stderr, code := runSluice(t, "warmup", "simulate", "--config", good, "--plan", "new-ip", "--days", "3", "--volume", "80")
+	if code != 0 || !contains(out, "gmail  1     25") || !contains(out, "unlimited") {
+		t.Fatalf("simulate: exit %d\n%s%s", code, out, stderr)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	_ = os.WriteFile(bad, []byte("warmup:\n  plans:\n    - {name: x, days: [50, 40]}\n"), 0o644)
+	if _, stderr, code := runSluice(t, "warmup", "simulate", "--config", bad, "--plan", "x"); code != 2 || !contains(stderr, "line 3") {
+		t.Fatalf("bad plan: exit %d %s", code, stderr)
+	}
+}
