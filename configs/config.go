@@ -330,7 +330,7 @@ type WarmupPlan struct {
 	CountSendingDays bool `yaml:"count_sending_days"`
 	// Groups give receiver groups their own curve or a fraction of the plan's.
 	Groups map[string]WarmupGroupPlan `yaml:"groups"`
-	Health *WarmupHealth             `yaml:"health"`
+	Health *WarmupHealth              `yaml:"health"`
 }
 
 // WarmupDoubling is a doubling curve.
