@@ -106,3 +106,38 @@ func TestTraceRecipient_DeferredThenPaused_ThenGone(t *testing.T) {
 		t.Fatalf("unknown message: %v", err)
 	}
 }
+
+func TestMetrics_StateGaugesAfterDelivery(t *testing.T) {
+	w := newWorld(t, 0)
+	e := w.engine(t, t.TempDir(), nil)
+	defer e.Close()
+	e.Pause(QueueFilter{Domain: "m2.test"})
+	submit(t, e, "a@sender.example", "x@m1.test")
+	submit(t, e, "a@sender.example", "y@m2.test")
+	waitFor(t, "one delivery", func() bool { return w.deliveredTo("m1.test") == 1 })
+	mfs, err := e.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, l := range m.GetLabel() {
+				name += "/" + l.GetValue()
+			}
+			got[name] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+	}
+	for name, want := range map[string]float64{
+		"sluice_queued_recipients_by_vmta/default": 1, "sluice_queued_recipients_by_pool/default": 1,
+		"sluice_delivered_recipients_total": 1, "sluice_connections_open/default": 1,
+	} {
+		if got[name] != want {
+			t.Errorf("%s = %v, want %v", name, got[name], want)
+		}
+	}
+	if got["sluice_spool_wal_syncs_total"] < 1 {
+		t.Errorf("no WAL syncs counted: %v", got)
+	}
+}
