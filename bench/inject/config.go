@@ -8,17 +8,41 @@ import (
 	"time"
 )
 
-// Config describes one load run. The zero value plus Target is usable once
-// SetDefaults has run.
+// Config describes one load run. The zero value plus Target (or Mode and
+// GRPCTarget) is usable once SetDefaults has run.
 type Config struct {
-	// Target is the SMTP server to load, "host:port". Required.
+	// Mode is how mail is injected: ModeSMTP (the default), ModeGRPC (one
+	// Injector.Inject call per message), ModeGRPCBatch (InjectBatch calls of
+	// BatchSize recipients) or ModeGRPCStream (bidirectional InjectStream
+	// streams).
+	Mode string
+
+	// Target is the SMTP server to load, "host:port". Required in ModeSMTP,
+	// ignored otherwise.
 	Target string
 
-	// Count is the number of messages to send. Default 1000.
+	// GRPCTarget is the gRPC listener of the Injector service, "host:port".
+	// Required in the gRPC modes, ignored in ModeSMTP. The connection is
+	// plaintext (no TLS).
+	GRPCTarget string
+
+	// APIKey, when set, is sent with every gRPC call as the metadata
+	// "authorization: Bearer <APIKey>". Optional; not used in ModeSMTP.
+	APIKey string
+
+	// BatchSize is the number of recipients of one InjectBatch request in
+	// ModeGRPCBatch (the last batch of a run may be smaller). Default 1000.
+	BatchSize int
+
+	// Count is the number of messages to send; in ModeGRPCBatch it is the
+	// number of recipients, sent in ceil(Count/BatchSize) batches.
+	// Default 1000.
 	Count int
 
-	// Concurrency is the number of parallel SMTP sessions. Default 10;
-	// never more than Count.
+	// Concurrency is the number of parallel SMTP sessions, gRPC callers
+	// (ModeGRPC, ModeGRPCBatch) or InjectStream streams (ModeGRPCStream);
+	// each gRPC worker has its own connection. Default 10; never more than
+	// the number of messages (or batches).
 	Concurrency int
 
 	// Size is the approximate size of each message in bytes, headers and
@@ -31,6 +55,7 @@ type Config struct {
 	From string
 
 	// Recipients is the number of recipients per message. Default 1.
+	// Ignored in ModeGRPCBatch, where BatchSize says it.
 	Recipients int
 
 	// Domains spreads the recipients over d0.test .. d<Domains-1>.test:
@@ -69,6 +94,14 @@ type Config struct {
 	StampHeader bool
 }
 
+// The values of Config.Mode.
+const (
+	ModeSMTP       = "smtp"        // SMTP sessions
+	ModeGRPC       = "grpc"        // one Injector.Inject call per message
+	ModeGRPCBatch  = "grpc-batch"  // Injector.InjectBatch, BatchSize recipients each
+	ModeGRPCStream = "grpc-stream" // Injector.InjectStream, acks in order
+)
+
 // StampField is the header field Config.StampHeader adds: its value is the
 // sending time in Unix nanoseconds, in decimal.
 const StampField = "X-Sluice-Bench-Sent"
@@ -85,6 +118,8 @@ const (
 	DefaultHELO                  = "inject.sluice.test"
 	DefaultTimeout               = 60 * time.Second
 	DefaultLocalPart             = "user"
+	DefaultMode                  = ModeSMTP
+	DefaultBatchSize             = 1000
 )
 
 // SetDefaults fills every zero field of c with its default.
@@ -100,6 +135,10 @@ func (c *Config) SetDefaults() {
 	setInt(&c.Recipients, DefaultRecipients)
 	setInt(&c.Domains, DefaultDomains)
 	setInt(&c.MessagesPerConnection, DefaultMessagesPerConnection)
+	setInt(&c.BatchSize, DefaultBatchSize)
+	if c.Mode == "" {
+		c.Mode = DefaultMode
+	}
 	if c.From == "" {
 		c.From = DefaultFrom
 	}
@@ -117,11 +156,8 @@ func (c *Config) SetDefaults() {
 // Validate reports the first field of c that is missing or out of range.
 // Call it after SetDefaults.
 func (c *Config) Validate() error {
-	if c.Target == "" {
-		return errors.New("inject: Target is required (host:port of the SMTP server)")
-	}
-	if _, _, err := net.SplitHostPort(c.Target); err != nil {
-		return fmt.Errorf("inject: Target %q must be host:port: %w", c.Target, err)
+	if err := c.validateTarget(); err != nil {
+		return err
 	}
 	for _, f := range []struct {
 		name string
@@ -133,6 +169,7 @@ func (c *Config) Validate() error {
 		{"Recipients", c.Recipients},
 		{"Domains", c.Domains},
 		{"MessagesPerConnection", c.MessagesPerConnection},
+		{"BatchSize", c.BatchSize},
 	} {
 		if f.v < 1 {
 			return fmt.Errorf("inject: %s must be at least 1, got %d", f.name, f.v)
@@ -160,6 +197,29 @@ func (c *Config) Validate() error {
 	}
 	if c.LocalAddr != "" && net.ParseIP(c.LocalAddr) == nil {
 		return fmt.Errorf("inject: LocalAddr %q must be an IP address", c.LocalAddr)
+	}
+	return nil
+}
+
+// validateTarget checks Mode and the target it needs.
+func (c *Config) validateTarget() error {
+	name, target := "Target", c.Target
+	switch c.Mode {
+	case ModeSMTP:
+	case ModeGRPC, ModeGRPCBatch, ModeGRPCStream:
+		name, target = "GRPCTarget", c.GRPCTarget
+		if strings.ContainsAny(c.APIKey, "\r\n") {
+			return errors.New("inject: APIKey must not contain CR or LF")
+		}
+	default:
+		return fmt.Errorf("inject: Mode %q must be %s, %s, %s or %s",
+			c.Mode, ModeSMTP, ModeGRPC, ModeGRPCBatch, ModeGRPCStream)
+	}
+	if target == "" {
+		return fmt.Errorf("inject: %s is required in mode %s (host:port)", name, c.Mode)
+	}
+	if _, _, err := net.SplitHostPort(target); err != nil {
+		return fmt.Errorf("inject: %s %q must be host:port: %w", name, target, err)
 	}
 	return nil
 }

@@ -1,7 +1,7 @@
-// Package inject is an SMTP load generator: it sends Count generated messages
-// to one target over Concurrency parallel sessions and reports throughput,
-// the latency of the reply to DATA, and the failures by reply code
-// (`sluice inject`).
+// Package inject is a load generator for mail injection (`sluice inject`):
+// it sends Count generated messages to one target over Concurrency parallel
+// SMTP sessions or gRPC callers and reports throughput, the latency of the
+// acknowledgement, and the failures by reply or status code.
 //
 // One job: offer load and measure what came back. It keeps no state between
 // runs and never retries a failed message: a failure is a result.
@@ -25,5 +25,24 @@
 //     header block (Message-ID, To, X-Sluice-Seq, and X-Sluice-Bench-Sent
 //     with StampHeader) is formatted.
 //
-// It must never import another Sluice package.
+// gRPC modes (Config.Mode; the Injector service of proto/sluice/v1, over
+// plaintext, one connection per worker, Config.APIKey as a Bearer token):
+//   - grpc: one Inject call per message, raw_mime content, the same text as
+//     SMTP mode. Sent counts messages whose every recipient is QUEUED.
+//   - grpc-batch: InjectBatch calls of BatchSize recipients and one raw_mime
+//     body each. Count, Sent and Failed count recipients, not messages;
+//     latency is per call.
+//   - grpc-stream: each worker keeps one InjectStream open and sends the
+//     messages it claims while a second goroutine reads the acks, which
+//     must come in request order; latency is from Send to its ack. At most
+//     streamWindow messages are unacknowledged per stream. A stream that
+//     fails (or whose ack is out of order, or that makes no progress for
+//     Timeout) fails its unacknowledged messages and the worker opens the
+//     next, claiming a message first, so a dead server ends the run fast.
+//   - A call's error status counts under its code's name ("Unauthenticated"),
+//     a refused recipient or ack under its code, for every unit it covers.
+//     Nothing is retried and no idempotency key is sent.
+//
+// It must never import another Sluice package; the generated proto client
+// is not one.
 package inject

@@ -61,7 +61,7 @@ func TestConfig_SetDefaults(t *testing.T) {
 	want := Config{
 		Count: 1000, Concurrency: 10, Size: 4096, From: "bench@sluice.test", Recipients: 1,
 		Domains: 100, MessagesPerConnection: 100, HELO: "inject.sluice.test", Timeout: 60 * time.Second,
-		LocalPart: "user",
+		LocalPart: "user", Mode: ModeSMTP, BatchSize: 1000,
 	}
 	if fmt.Sprint(c) != fmt.Sprint(want) {
 		t.Errorf("defaults = %+v\nwant       %+v", c, want)

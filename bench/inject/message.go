@@ -102,7 +102,12 @@ func (m *message) header(worker, seq int, to string, sent time.Time) []byte {
 // address returns recipient j of message seq: with n = seq*Recipients+j,
 // <LocalPart><n>@d<n mod Domains>.test.
 func (m *message) address(cfg *Config, seq, j int) string {
-	n := int64(seq)*int64(cfg.Recipients) + int64(j)
+	return m.addressN(cfg, int64(seq)*int64(cfg.Recipients)+int64(j))
+}
+
+// addressN returns recipient n of the run: <LocalPart><n>@d<n mod
+// Domains>.test.
+func (m *message) addressN(cfg *Config, n int64) string {
 	b := append(m.rcpt[:0], cfg.LocalPart...)
 	b = strconv.AppendInt(b, n, 10)
 	b = append(b, "@d"...)

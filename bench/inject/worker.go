@@ -34,10 +34,7 @@ type worker struct {
 	stop   func() bool // stops closing nc when the context ends
 	onConn int         // messages tried on this connection
 
-	sent, failed int
-	bytes        int64
-	lat          []time.Duration
-	errs         map[string]int
+	tally
 }
 
 // stepError is a failed step of sending a message.
@@ -69,6 +66,7 @@ func (w *worker) loop(ctx context.Context) {
 			w.errs[errorKey(err)]++
 		default:
 			w.sent++
+			w.rcpts += w.cfg.Recipients
 			w.claims.sent.Add(1)
 			w.bytes += size
 			w.lat = append(w.lat, lat)
