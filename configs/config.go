@@ -275,6 +275,20 @@ type API struct {
 	StreamWindow int `yaml:"stream_window"`
 	// IdempotencyTTL is how long idempotency results are kept. Default 24h.
 	IdempotencyTTL Duration `yaml:"idempotency_ttl"`
+	// TLS serves the gRPC and HTTP listeners over TLS when cert and key are
+	// set; with client_ca, clients must present a certificate it signed (mTLS).
+	TLS APITLS `yaml:"tls"`
+	// AllowPublicWithoutTLS lets the gRPC or HTTP listener bind a
+	// non-loopback address without TLS (API keys would cross the network in
+	// clear). Default false: serve refuses to start.
+	AllowPublicWithoutTLS bool `yaml:"allow_public_without_tls"`
+}
+
+// APITLS names the API listeners' certificate, key and optional client CA.
+type APITLS struct {
+	Cert     string `yaml:"cert"`
+	Key      string `yaml:"key"`
+	ClientCA string `yaml:"client_ca"`
 }
 
 // APIKey is one API key, stored hashed.

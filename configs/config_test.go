@@ -191,3 +191,16 @@ domains:
 		}
 	}
 }
+
+func TestParse_PublicAPIListenerWithoutTLS_Refused(t *testing.T) {
+	_, err := Parse([]byte("listen:\n  grpc: 0.0.0.0:7070\n"), "f.yaml")
+	if err == nil || !strings.Contains(err.Error(), "line 2: listen.grpc: 0.0.0.0:7070 is not a loopback address") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := Parse([]byte("listen:\n  grpc: 0.0.0.0:7070\napi: {allow_public_without_tls: true}\n"), "f.yaml"); err != nil {
+		t.Fatalf("forced: %v", err)
+	}
+	if _, err := Parse([]byte("api:\n  tls: {client_ca: ca.pem}\n"), "f.yaml"); err == nil || !strings.Contains(err.Error(), "mTLS needs cert and key") {
+		t.Fatalf("client_ca alone: %v", err)
+	}
+}

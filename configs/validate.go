@@ -227,6 +227,20 @@ func (c *Config) validateVMTAs() error {
 }
 
 func (c *Config) validateAPI() error {
+	t := c.API.TLS
+	if (t.Cert == "") != (t.Key == "") {
+		return c.errf("api.tls", "set both cert and key, or neither")
+	}
+	if t.ClientCA != "" && t.Cert == "" {
+		return c.errf("api.tls.client_ca", "mTLS needs cert and key too")
+	}
+	if t.Cert == "" && !c.API.AllowPublicWithoutTLS {
+		for key, addr := range map[string]string{"listen.grpc": c.Listen.GRPC, "listen.http": c.Listen.HTTP} {
+			if addr != "" && !loopbackAddr(addr) {
+				return c.errf(key, "%s is not a loopback address and api.tls is not set: API keys would cross the network in clear (set api.tls, or api.allow_public_without_tls: true)", addr)
+			}
+		}
+	}
 	for i, k := range c.API.Keys {
 		key := fmt.Sprintf("api.keys[%d]", i)
 		switch {
@@ -272,4 +286,17 @@ func (c *Config) validateRest() error {
 // YAML renders the effective configuration (defaults filled in) as YAML.
 func (c *Config) YAML() ([]byte, error) {
 	return yaml.Marshal(c)
+}
+
+// loopbackAddr reports whether host:port names a loopback host.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/sluice-mta/sluice/api"
 	"github.com/sluice-mta/sluice/configs"
@@ -127,7 +130,15 @@ func serve(ctx context.Context, cfg *configs.Config, configPath string) error {
 	}
 
 	errc := make(chan error, 3)
-	grpcSrv := apiSrv.GRPCServer()
+	apiTLS, err := apiTLSConfig(cfg)
+	if err != nil {
+		return &exitError{code: exitCodeConfig, err: err}
+	}
+	var grpcOpts []grpc.ServerOption
+	if apiTLS != nil {
+		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(apiTLS)))
+	}
+	grpcSrv := apiSrv.GRPCServer(grpcOpts...)
 	if grpcLn != nil {
 		go func() { errc <- grpcSrv.Serve(grpcLn) }()
 	}
@@ -148,8 +159,14 @@ func serve(ctx context.Context, cfg *configs.Config, configPath string) error {
 		mux.Handle("/", api.NewHTTPHandler(eng))
 		mux.Handle("/admin/", api.NewAdminHandler(eng))
 		mux.Handle("/v1/", rest)
-		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { errc <- httpSrv.Serve(httpLn) }()
+		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: apiTLS}
+		go func() {
+			if apiTLS != nil {
+				errc <- httpSrv.ServeTLS(httpLn, "", "")
+				return
+			}
+			errc <- httpSrv.Serve(httpLn)
+		}()
 	}
 	log.Info("sluice serving", "version", version, "smtp", addrOf(smtpLn), "http", addrOf(httpLn), "grpc", addrOf(grpcLn),
 		"spool", cfg.Spool.Dir)
@@ -271,4 +288,30 @@ func apiOptions(cfg *configs.Config, eng *engine.Engine, log *slog.Logger) api.O
 			SenderDomains: k.SenderDomains, Pools: k.Pools})
 	}
 	return o
+}
+
+// apiTLSConfig builds the API listeners' TLS configuration (nil: plain),
+// requiring client certificates signed by api.tls.client_ca when set.
+func apiTLSConfig(cfg *configs.Config) (*tls.Config, error) {
+	t := cfg.API.TLS
+	if t.Cert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+	if err != nil {
+		return nil, fmt.Errorf("config: line %d: api.tls: %v", cfg.Line("api.tls"), err)
+	}
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if t.ClientCA != "" {
+		pem, err := os.ReadFile(t.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("config: line %d: api.tls.client_ca: %v", cfg.Line("api.tls.client_ca"), err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("config: line %d: api.tls.client_ca: no PEM certificate in %s", cfg.Line("api.tls.client_ca"), t.ClientCA)
+		}
+		c.ClientCAs, c.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return c, nil
 }
