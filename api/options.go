@@ -39,6 +39,13 @@ type Admin interface {
 	// TraceRecipient fails with an error wrapping engine.ErrNotQueued when
 	// nothing of the message is queued.
 	TraceRecipient(id, rcpt string) ([]engine.Trace, error)
+	// Events calls fn for each event after the cursor that matches the
+	// filter, then for live ones, until ctx is done or fn fails; it fails
+	// with an error wrapping spool.ErrEventsLost or spool.ErrCursorAhead
+	// for a cursor it cannot resume from (see engine.Engine.Events).
+	Events(ctx context.Context, after uint64, f engine.EventFilter, fn func(engine.Event) error) error
+	// LastEventSeq is the cursor of the newest event.
+	LastEventSeq() uint64
 }
 
 var _ Admin = (*engine.Engine)(nil)
@@ -58,7 +65,7 @@ const (
 type Options struct {
 	// Submitter stores accepted mail (the engine). Required.
 	Submitter Submitter
-	// Admin serves the admin services (Queues, Vmtas, Pools, Stats) on
+	// Admin serves the admin services (Queues, Vmtas, Pools, Stats, Events) on
 	// gRPC and REST. Default nil: those services are not registered (their
 	// RPCs are Unimplemented, their REST routes 404 and absent from the
 	// OpenAPI document).

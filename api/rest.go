@@ -28,7 +28,8 @@ var OpenAPI []byte
 // RESTHandler returns the REST gateway: the annotated RPCs under /v1/
 // (POST /v1/messages, POST /v1/messages:batch; with Options.Admin also GET
 // /v1/queues, POST /v1/queues:pause|resume|flush|purge, GET /v1/vmtas,
-// POST /v1/vmtas/{name}:disable|enable, GET /v1/pools, GET /v1/stats) and
+// POST /v1/vmtas/{name}:disable|enable, GET /v1/pools, GET /v1/stats, GET
+// /v1/events as newline-delimited JSON) and
 // GET /v1/openapi.json, which lists exactly the routes registered. Mount it
 // on the HTTP mux at "/v1/".
 //
@@ -76,7 +77,7 @@ func (s *Server) RESTHandler(ctx context.Context) (http.Handler, error) {
 }
 
 // adminTags are the OpenAPI tags (service names) of the admin services.
-var adminTags = []string{"Queues", "Vmtas", "Pools", "Stats"}
+var adminTags = []string{"Queues", "Vmtas", "Pools", "Stats", "Events"}
 
 func (s *Server) registerAdminREST(ctx context.Context, gw *runtime.ServeMux) error {
 	return errors.Join(
@@ -84,6 +85,9 @@ func (s *Server) registerAdminREST(ctx context.Context, gw *runtime.ServeMux) er
 		pb.RegisterVmtasHandlerServer(ctx, gw, s.vmtas),
 		pb.RegisterPoolsHandlerServer(ctx, gw, s.pools),
 		pb.RegisterStatsHandlerServer(ctx, gw, s.stats),
+		// NB: not RegisterEventsHandlerServer: the in-process transport does
+		// not stream (events.go).
+		gw.HandlePath(http.MethodGet, "/v1/events", s.events.serveREST(gw)),
 	)
 }
 

@@ -7,7 +7,7 @@ import (
 )
 
 // Server implements the gRPC services: Injector over a Submitter and, when
-// Options.Admin is set, Queues, Vmtas, Pools and Stats over it. One Server
+// Options.Admin is set, Queues, Vmtas, Pools, Stats and Events over it. One Server
 // backs both the gRPC listener (GRPCServer) and the REST gateway
 // (RESTHandler), so that both share the idempotency guard. It is safe for
 // concurrent use.
@@ -23,6 +23,7 @@ type Server struct {
 	vmtas  *vmtasService
 	pools  *poolsService
 	stats  *statsService
+	events *eventsService
 }
 
 // New checks opts and returns a Server.
@@ -35,6 +36,7 @@ func New(opts Options) (*Server, error) {
 	s.flights.m = map[string]chan struct{}{}
 	if opts.Admin != nil {
 		s.queues, s.vmtas, s.pools, s.stats = &queuesService{s: s}, &vmtasService{s: s}, &poolsService{s: s}, &statsService{s: s}
+		s.events = &eventsService{s: s}
 	}
 	return s, nil
 }
@@ -59,6 +61,7 @@ func (s *Server) Register(r grpc.ServiceRegistrar) {
 		pb.RegisterVmtasServer(r, s.vmtas)
 		pb.RegisterPoolsServer(r, s.pools)
 		pb.RegisterStatsServer(r, s.stats)
+		pb.RegisterEventsServer(r, s.events)
 	}
 }
 

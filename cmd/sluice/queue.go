@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,124 +10,121 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sluice-mta/sluice/engine"
+	pb "github.com/sluice-mta/sluice/proto/sluice/v1"
 )
 
-// newQueueCmd talks to a running `serve` over its HTTP admin port.
+// newQueueCmd administers a running node's queues through its API.
 func newQueueCmd() *cobra.Command {
-	var server, vmta, domain string
+	var vmta, domain string
 	cmd := &cobra.Command{
 		Use:   "queue",
-		Short: "List, pause, resume, flush or purge the queues of a running node",
-		Long: `Queue administration of a running node, over its HTTP admin port (listen.http).
-Each command takes --vmta and --domain filters; empty matches all.
+		Short: "List, trace, pause, resume, flush or purge the queues of a running node",
+		Long: `Queue administration of a running node, through its API (the REST gateway on
+listen.http). --vmta and --domain filter; empty matches all.
 
   sluice queue ls
-  sluice queue pause --domain example.com      # mail stays queued, nothing is lost
+  sluice queue trace QUEUE-ID [RECIPIENT]     # why is it not delivered yet
+  sluice queue pause --domain example.com     # mail stays queued, nothing is lost
   sluice queue resume --domain example.com
-  sluice queue flush --domain example.com      # retry now
+  sluice queue flush --domain example.com     # retry now
   sluice queue purge --domain example.com [--dsn=false]`,
 	}
-	cmd.PersistentFlags().StringVar(&server, "server", "127.0.0.1:8080", "the node's HTTP admin address")
+	client := apiFlags(cmd)
 	cmd.PersistentFlags().StringVar(&vmta, "vmta", "", "only queues of this vmta")
 	cmd.PersistentFlags().StringVar(&domain, "domain", "", "only queues of this destination domain")
-	call := func(method, path string, extra url.Values) ([]byte, error) {
-		q := url.Values{}
-		if vmta != "" {
-			q.Set("vmta", vmta)
-		}
-		if domain != "" {
-			q.Set("domain", domain)
-		}
-		for k, v := range extra {
-			q[k] = v
-		}
-		return adminCall(server, method, path+"?"+q.Encode())
-	}
 	ls := &cobra.Command{
-		Use:   "ls",
-		Short: "List queues with their recipient counts",
-		Args:  cobra.NoArgs,
+		Use: "ls", Short: "List queues with their recipient counts, and totals by pool and campaign", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body, err := call(http.MethodGet, "/admin/queues", nil)
-			if err != nil {
+			c := client()
+			var res pb.ListQueuesResponse
+			q := url.Values{"vmta": {vmta}, "domain": {domain}}
+			if err := c.call(http.MethodGet, "/v1/queues?"+q.Encode(), nil, &res); err != nil {
 				return err
 			}
-			var res struct {
-				Queues []engine.QueueInfo
-				Totals struct {
-					ByPool     map[string]int64 `json:"by_pool"`
-					ByCampaign map[string]int64 `json:"by_campaign"`
-				}
-			}
-			if err := json.Unmarshal(body, &res); err != nil {
-				return err
-			}
-			defer func() {
-				out := cmd.OutOrStdout()
-				for _, t := range []struct {
-					name string
-					m    map[string]int64
-				}{{"pool", res.Totals.ByPool}, {"campaign", res.Totals.ByCampaign}} {
-					for _, k := range sortedKeys(t.m) {
-						fmt.Fprintf(out, "%s %s: %d recipients\n", t.name, k, t.m[k])
-					}
-				}
-			}()
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "VMTA\tDOMAIN\tRECIPIENTS\tNEXT DUE\tPAUSED")
-			for _, q := range res.Queues {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%v\n", q.VMTA, q.Domain, q.Recipients, q.EarliestDue.Format(time.RFC3339), q.Paused)
+			for _, q := range res.GetQueues() {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%v\n", q.GetVmta(), q.GetDomain(), q.GetRecipients(),
+					q.GetEarliestDue().AsTime().Format(time.RFC3339), q.GetPaused())
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			var st pb.GetStatsResponse
+			if err := c.call(http.MethodGet, "/v1/stats", nil, &st); err != nil {
+				return err
+			}
+			for _, t := range []struct {
+				name string
+				m    map[string]int64
+			}{{"pool", st.GetByPool()}, {"campaign", st.GetByCampaign()}} {
+				for _, k := range sortedKeys(t.m) {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %d recipients\n", t.name, k, t.m[k])
+				}
+			}
+			return nil
 		},
 	}
-	action := func(name, short string, extra func() url.Values) *cobra.Command {
-		return &cobra.Command{
-			Use:   name,
-			Short: short,
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				var ex url.Values
-				if extra != nil {
-					ex = extra()
-				}
-				body, err := call(http.MethodPost, "/admin/queues/"+name, ex)
-				if err != nil {
-					return err
-				}
-				_, err = cmd.OutOrStdout().Write(body)
+	trace := &cobra.Command{
+		Use: "trace QUEUE-ID [RECIPIENT]", Short: "Explain why a message's recipients are not delivered yet",
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := url.Values{}
+			if len(args) == 2 {
+				q.Set("recipient", args[1])
+			}
+			var res pb.TraceRecipientResponse
+			if err := client().call(http.MethodGet, "/v1/queues/messages/"+url.PathEscape(args[0])+"?"+q.Encode(), nil, &res); err != nil {
 				return err
-			},
-		}
+			}
+			return printJSON(cmd, &res)
+		},
+	}
+	pause := &cobra.Command{
+		Use: "pause", Short: "Pause delivery of the matching queues (mail stays queued)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var res pb.PauseQueuesResponse
+			if err := client().call(http.MethodPost, "/v1/queues:pause", &pb.PauseQueuesRequest{Vmta: vmta, Domain: domain}, &res); err != nil {
+				return err
+			}
+			return printJSON(cmd, &res)
+		},
+	}
+	resume := &cobra.Command{
+		Use: "resume", Short: "Resume the matching queues", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var res pb.ResumeQueuesResponse
+			if err := client().call(http.MethodPost, "/v1/queues:resume", &pb.ResumeQueuesRequest{Vmta: vmta, Domain: domain}, &res); err != nil {
+				return err
+			}
+			return printJSON(cmd, &res)
+		},
+	}
+	flush := &cobra.Command{
+		Use: "flush", Short: "Retry the matching queues' mail now", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var res pb.FlushQueuesResponse
+			if err := client().call(http.MethodPost, "/v1/queues:flush", &pb.FlushQueuesRequest{Vmta: vmta, Domain: domain}, &res); err != nil {
+				return err
+			}
+			return printJSON(cmd, &res)
+		},
 	}
 	var dsn, all bool
-	purge := action("purge", "Remove the matching queues' mail (with DSNs to senders unless --dsn=false)", func() url.Values {
-		return url.Values{"dsn": {fmt.Sprint(dsn)}, "all": {fmt.Sprint(all)}}
-	})
-	purge.Flags().BoolVar(&dsn, "dsn", true, "send a DSN to each sender")
-	purge.Flags().BoolVar(&all, "all", false, "allow purging every queue when no filter is given")
-	trace := &cobra.Command{
-		Use:   "trace QUEUE-ID [RECIPIENT]",
-		Short: "Explain why a message's recipients are not delivered yet",
-		Args:  cobra.RangeArgs(1, 2),
+	purge := &cobra.Command{
+		Use: "purge", Short: "Remove the matching queues' mail (with DSNs to senders unless --dsn=false)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q := url.Values{"id": {args[0]}}
-			if len(args) == 2 {
-				q.Set("rcpt", args[1])
+			var res pb.PurgeQueuesResponse
+			req := &pb.PurgeQueuesRequest{Vmta: vmta, Domain: domain, Dsn: &dsn, All: all}
+			if err := client().call(http.MethodPost, "/v1/queues:purge", req, &res); err != nil {
+				return err
 			}
-			body, err := adminCall(server, http.MethodGet, "/admin/trace?"+q.Encode())
-			if err == nil {
-				_, err = cmd.OutOrStdout().Write(body)
-			}
-			return err
+			return printJSON(cmd, &res)
 		},
 	}
-	cmd.AddCommand(ls, trace,
-		action("pause", "Pause delivery of the matching queues (mail stays queued)", nil),
-		action("resume", "Resume the matching queues", nil),
-		action("flush", "Retry the matching queues' mail now", nil),
-		purge)
+	purge.Flags().BoolVar(&dsn, "dsn", true, "send a DSN to each sender")
+	purge.Flags().BoolVar(&all, "all", false, "allow purging every queue when no filter is given")
+	cmd.AddCommand(ls, trace, pause, resume, flush, purge)
 	return cmd
 }
 

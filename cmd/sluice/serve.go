@@ -157,7 +157,6 @@ func serve(ctx context.Context, cfg *configs.Config, configPath string) error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/", api.NewHTTPHandler(eng))
-		mux.Handle("/admin/", api.NewAdminHandler(eng))
 		mux.Handle("/v1/", rest)
 		httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, TLSConfig: apiTLS}
 		go func() {

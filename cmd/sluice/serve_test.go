@@ -89,6 +89,12 @@ func TestServe_InjectRestartInspect(t *testing.T) {
 	if out, _, code := runSluice(t, "queue", "pause", "--server", httpAddr, "--domain", "d1.test"); code != 0 || !contains(out, `"paused_queues": 1`) {
 		t.Errorf("queue pause: %d %s", code, out)
 	}
+	if out, _, code := runSluice(t, "vmta", "ls", "--server", httpAddr); code != 0 || !contains(out, "default") {
+		t.Errorf("vmta ls: %d %s", code, out)
+	}
+	if out, _, code := runSluice(t, "pool", "ls", "--server", httpAddr); code != 0 || !contains(out, "default  default (weight 1)") {
+		t.Errorf("pool ls: %d %s", code, out)
+	}
 	if out, errOut, code := runSluice(t, "queue", "trace", "--server", httpAddr, "NOPE"); code == 0 || !contains(errOut, "not in the queue") {
 		t.Errorf("queue trace of an unknown ID: exit %d %s %s", code, out, errOut)
 	}

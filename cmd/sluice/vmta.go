@@ -1,62 +1,35 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/sluice-mta/sluice/engine"
+	pb "github.com/sluice-mta/sluice/proto/sluice/v1"
 )
 
-// adminCall sends one request to a node's HTTP admin port.
-func adminCall(server, method, path string) ([]byte, error) {
-	req, err := http.NewRequest(method, "http://"+server+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := (&http.Client{Timeout: 10 * time.Minute}).Do(req) // a flush or purge of a big queue takes a while
-	if err != nil {
-		return nil, fmt.Errorf("is a node running with listen.http %s? %w", server, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", resp.Status, body)
-	}
-	return body, nil
-}
-
 func newVMTACmd() *cobra.Command {
-	var server string
 	cmd := &cobra.Command{Use: "vmta", Short: "List, disable or enable the virtual MTAs of a running node"}
-	cmd.PersistentFlags().StringVar(&server, "server", "127.0.0.1:8080", "the node's HTTP admin address")
+	client := apiFlags(cmd)
 	ls := &cobra.Command{
 		Use: "ls", Short: "List virtual MTAs", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body, err := adminCall(server, http.MethodGet, "/admin/vmtas")
-			if err != nil {
-				return err
-			}
-			var res struct{ VMTAs []engine.VMTAInfo }
-			if err := json.Unmarshal(body, &res); err != nil {
+			var res pb.ListVmtasResponse
+			if err := client().call(http.MethodGet, "/v1/vmtas", nil, &res); err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tSOURCE IP\tHELO\tDISABLED\tQUEUED")
-			for _, v := range res.VMTAs {
-				state := fmt.Sprint(v.Disabled)
-				if v.Removed {
+			for _, v := range res.GetVmtas() {
+				state := fmt.Sprint(v.GetDisabled())
+				if v.GetRemoved() {
 					state += " (removed, draining)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", v.Name, v.SourceIP, v.HELO, state, v.Queued)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", v.GetName(), v.GetSourceIp(), v.GetHelo(), state, v.GetQueuedRecipients())
 			}
 			return tw.Flush()
 		},
@@ -65,11 +38,11 @@ func newVMTACmd() *cobra.Command {
 		return &cobra.Command{
 			Use: action + " NAME", Short: action + " a vmta (disabled: no new mail, its queues paused)", Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				body, err := adminCall(server, http.MethodPost, "/admin/vmtas/"+args[0]+"/"+action)
-				if err == nil {
-					_, err = cmd.OutOrStdout().Write(body)
+				var res pb.Vmta
+				if err := client().call(http.MethodPost, "/v1/vmtas/"+url.PathEscape(args[0])+":"+action, &pb.DisableVmtaRequest{}, &res); err != nil {
+					return err
 				}
-				return err
+				return printJSON(cmd, &res)
 			},
 		}
 	}
@@ -78,31 +51,23 @@ func newVMTACmd() *cobra.Command {
 }
 
 func newPoolCmd() *cobra.Command {
-	var server string
 	cmd := &cobra.Command{Use: "pool", Short: "List the IP pools of a running node"}
-	cmd.PersistentFlags().StringVar(&server, "server", "127.0.0.1:8080", "the node's HTTP admin address")
+	client := apiFlags(cmd)
 	cmd.AddCommand(&cobra.Command{
 		Use: "ls", Short: "List pools and their weighted members", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body, err := adminCall(server, http.MethodGet, "/admin/pools")
-			if err != nil {
-				return err
-			}
-			var res struct{ Pools []engine.PoolInfo }
-			if err := json.Unmarshal(body, &res); err != nil {
+			var res pb.ListPoolsResponse
+			if err := client().call(http.MethodGet, "/v1/pools", nil, &res); err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "POOL\tMEMBERS")
-			for _, p := range res.Pools {
-				ms := ""
-				for i, m := range p.Members {
-					if i > 0 {
-						ms += ", "
-					}
-					ms += fmt.Sprintf("%s (weight %d)", m.VMTA, m.Weight)
+			for _, p := range res.GetPools() {
+				var ms []string
+				for _, m := range p.GetMembers() {
+					ms = append(ms, fmt.Sprintf("%s (weight %d)", m.GetVmta(), m.GetWeight()))
 				}
-				fmt.Fprintf(tw, "%s\t%s\n", p.Name, ms)
+				fmt.Fprintf(tw, "%s\t%s\n", p.GetName(), strings.Join(ms, ", "))
 			}
 			return tw.Flush()
 		},
