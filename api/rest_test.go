@@ -210,6 +210,9 @@ func TestREST_OpenAPI_ValidJSONCoveringRoutes(t *testing.T) {
 			}
 			// Every route the document lists answers (not 404) on the gateway.
 			for path, methods := range paths {
+				if path == "/v1/events" {
+					continue // streams until cancelled: TestEvents_REST_NDJSONWithTypeFilter
+				}
 				for m := range methods {
 					req, _ := http.NewRequest(strings.ToUpper(m), tc.env.url+pathParam.ReplaceAllString(path, "default"), strings.NewReader("{}"))
 					req.Header.Set("Authorization", "Bearer "+keyAdmin)

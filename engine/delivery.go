@@ -401,6 +401,7 @@ func (e *Engine) finish(it resultItem) {
 	var bounced, delayed []bounce
 	var retries []spool.Retry
 	recs := make([]acct.Record, 0, len(it.batch))
+	evs := make([]Event, 0, len(it.batch))
 	for i, r := range it.batch {
 		reply := it.res.Replies[i]
 		rec := e.acctRecord(it, r, reply, now)
@@ -427,6 +428,7 @@ func (e *Engine) finish(it resultItem) {
 			e.metrics.deferred.Inc()
 		}
 		recs = append(recs, rec)
+		evs = append(evs, outcomeEvent(it, r, reply, eventTypeOf(rec.Type), rec.Category, now))
 	}
 	// NB: the DSN is queued before Complete: completing the last recipient
 	// deletes the body the DSN quotes, and a crash between the two must
@@ -437,6 +439,10 @@ func (e *Engine) finish(it resultItem) {
 	if len(delayed) > 0 {
 		e.sendDSN(it.env, dsn.ActionDelayed, delayed, it.res.Host, now)
 	}
+	// NB: events before the synced spool writes below, whose fsync covers them
+	// (events.go); subscribers are woken only once the outcome is stored.
+	e.appendEvents(evs)
+	defer e.events.notify()
 	if len(retries) > 0 {
 		if _, err := e.spool.RescheduleMany(retries); err != nil {
 			e.log.Error("reschedule", "id", retries[0].Recipient.MsgID, "n", len(retries), "err", err)

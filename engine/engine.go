@@ -59,8 +59,9 @@ type Engine struct {
 	idleTimeout     time.Duration
 	hostname        string
 
-	pause pauses
-	dkim  atomic.Pointer[dkim.Signer]
+	pause  pauses
+	dkim   atomic.Pointer[dkim.Signer]
+	events *eventHub // the delivery event stream (events.go)
 
 	// Delivery (see delivery.go).
 	sched        *queue.Scheduler
@@ -122,6 +123,10 @@ func New(cfg *configs.Config, deps Deps) (*Engine, error) {
 		return nil, err
 	}
 	e.dkim.Store(signer)
+	if e.events, err = newEventHub(sp); err != nil {
+		_ = sp.Close()
+		return nil, err
+	}
 	e.metrics = newMetrics(e)
 	st := sp.Stats()
 	e.log.Info("spool recovered", "dir", cfg.Spool.Dir, "messages", st.Messages, "recipients", st.Recipients)
@@ -137,6 +142,7 @@ func New(cfg *configs.Config, deps Deps) (*Engine, error) {
 // called after Close.
 func (e *Engine) Close() error {
 	e.waitDelivery(30 * time.Second)
+	e.events.close()
 	if e.acct != nil {
 		if err := e.acct.Close(); err != nil {
 			e.log.Warn("accounting close", "err", err)

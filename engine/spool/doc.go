@@ -15,7 +15,10 @@
 //	                                            received ms, expires ms, body size, recipient count
 //	q/<vmta> 0x00 <domain> 0x00 <due> <id> <idx> -> v1 | address, attempts, expires ms,
 //	                                            last attempt ms, last reply
-//	r/<id><idx>                              -> v1 | recipient count, body size, current q/ key
+//	r/<id><idx>                              -> v2 | recipient count, body size, pool, campaign, current q/ key
+//	i/<key>                                  -> expiry ms | value (API idempotency records; see records.go)
+//	v/<seq 8 bytes BE>                       -> an event (delivery outcomes; see events.go)
+//	v!hw                                     -> the event numbering high-water mark
 //
 // <due> is the due time in ms since the Unix epoch as 8 big-endian bytes and <idx>
 // the recipient's index as 4 big-endian bytes. vmta and domain end in a 0x00 byte,
@@ -58,7 +61,9 @@
 // # Never
 //
 //   - Never acknowledge, or write, with pebble.NoSync: every Put, Complete and
-//     Reschedule commits with pebble.Sync.
+//     Reschedule commits with pebble.Sync. (The event log is the exception: it
+//     is appended with NoSync just before the synced write of the same
+//     outcome, whose fsync covers it; see events.go.)
 //   - Never hold a lock shared by unrelated messages across Commit: that would defeat
 //     group commit. (A Put holds only its new message's stripe, one of 4096, so two
 //     Puts wait on each other only when their IDs' hashes collide.)
