@@ -80,10 +80,11 @@ func (w *world) engine(t *testing.T, dir string, mutate func(*configs.Config)) *
 	return e
 }
 
-// waitFor polls cond (real time: delivery runs on real sockets) for up to 30 s.
+// waitFor polls cond (real time: delivery runs on real sockets) for up to 2 min
+// (generous: the race detector on a loaded 2-core CI box is slow).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -174,9 +175,8 @@ func TestDelivery_Bounce_DSNToSenderWithOriginalHeaders(t *testing.T) {
 		t.Fatalf("DSN lacks the original headers: %q", rep.OriginalHeaders)
 	}
 	waitFor(t, "the good recipient", func() bool { return w.sink.Stats().Recipients == 1 })
-	if st := e.SpoolStats(); st.Recipients != 0 {
-		t.Fatalf("spool still holds %d recipients of %s", st.Recipients, id)
-	}
+	// The DSN's own delivery is written back just after the capture server saw it.
+	waitFor(t, "an empty spool ("+id+" and its DSN done)", func() bool { return e.SpoolStats().Recipients == 0 })
 }
 
 func TestDelivery_DeferThenDeliver_RetriesOnlyThatRecipient(t *testing.T) {
@@ -233,9 +233,7 @@ func TestDelivery_Expiry_BouncesWithDSN(t *testing.T) {
 	if rep.Recipients[0].Status != "4.4.7" || rep.Recipients[0].Action != "failed" {
 		t.Fatalf("expiry DSN recipient %+v", rep.Recipients[0])
 	}
-	if st := e.SpoolStats(); st.Recipients != 0 {
-		t.Fatalf("expired recipient still queued: %+v", st)
-	}
+	waitFor(t, "an empty spool (the expired recipient and its DSN done)", func() bool { return e.SpoolStats().Recipients == 0 })
 }
 
 func TestDelivery_DSNThatBounces_IsDroppedNoLoop(t *testing.T) {
@@ -245,10 +243,8 @@ func TestDelivery_DSNThatBounces_IsDroppedNoLoop(t *testing.T) {
 	// The sender's own domain bounces: the DSN to it bounces in turn and must be dropped.
 	submit(t, e, "bounce-sender@d5.test", "bounce2@d4.test")
 	waitFor(t, "both bounces", func() bool { return w.sink.Stats().ByCode["550"] == 2 })
-	time.Sleep(100 * time.Millisecond)
-	if st := e.SpoolStats(); st.Recipients != 0 {
-		t.Fatalf("queue not empty after a bounced DSN: %+v", st)
-	}
+	waitFor(t, "an empty queue after the bounced DSN", func() bool { return e.SpoolStats().Recipients == 0 })
+	time.Sleep(200 * time.Millisecond) // a loop would bounce a third time by now
 	if n := w.sink.Stats().ByCode["550"]; n != 2 {
 		t.Fatalf("%d bounces: DSN loop", n)
 	}

@@ -126,8 +126,9 @@ func (f *fakeInjector) InjectStream(st grpc.BidiStreamingServer[sluicev1.InjectS
 		}
 		f.mu.Lock()
 		f.mu.streams[idx] = append(f.mu.streams[idx], req.GetSeq())
+		seen := len(f.mu.streams[idx])
 		f.mu.Unlock()
-		if f.reorder && held == nil && len(f.mu.streams[idx]) == 1 {
+		if f.reorder && held == nil && seen == 1 {
 			held = ack
 			continue
 		}
