@@ -338,8 +338,10 @@ func TestRun_GRPCContextCancelled_ReturnsPromptly(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err %v; want DeadlineExceeded", err)
 	}
-	if d := time.Since(start); d > 5*time.Second || res.Failed != 0 {
-		t.Errorf("returned after %s with %d failed; want promptly, none failed", d, res.Failed)
+	// Messages sent but not yet acknowledged when the context ends count as
+	// failed: at most the unacked window of each stream (1,024).
+	if d := time.Since(start); d > 5*time.Second || res.Failed > 2*1024 {
+		t.Errorf("returned after %s with %d failed; want promptly, at most the unacked windows failed", d, res.Failed)
 	}
 }
 
