@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/sluice-mta/sluice/configs"
 	"github.com/sluice-mta/sluice/engine"
 	"github.com/sluice-mta/sluice/engine/spool"
 )
@@ -35,7 +36,19 @@ type Admin interface {
 	// SetVMTADisabled fails with an error wrapping engine.ErrUnknownVMTA
 	// for a name that is not a vmta.
 	SetVMTADisabled(name string, disabled bool) error
+	// UpsertVMTA, DeleteVMTA, UpsertPool and DeletePool change the vmtas
+	// and pools defined through the API (stored, validated whole first).
+	// Their errors wrap engine.ErrInvalidConfig (with a *configs.Error
+	// naming the key when known), engine.ErrDefinedInFile,
+	// engine.ErrUnknownVMTA or engine.ErrUnknownPool.
+	UpsertVMTA(ctx context.Context, v configs.VMTA) error
+	DeleteVMTA(ctx context.Context, name string) error
+	UpsertPool(ctx context.Context, p configs.Pool) error
+	DeletePool(ctx context.Context, name string) error
 	SpoolStats() spool.Stats
+	// OutcomeStats returns delivery results and rates per vmta and for the
+	// busiest domainLimit domains (0 = all).
+	OutcomeStats(domainLimit int) (byVMTA, byDomain []engine.Outcomes)
 	// TraceRecipient fails with an error wrapping engine.ErrNotQueued when
 	// nothing of the message is queued.
 	TraceRecipient(id, rcpt string) ([]engine.Trace, error)

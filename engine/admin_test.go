@@ -141,3 +141,28 @@ func TestMetrics_StateGaugesAfterDelivery(t *testing.T) {
 		t.Errorf("no WAL syncs counted: %v", got)
 	}
 }
+
+func TestOutcomeStats_CountsAndRatesPerVMTAAndDomain(t *testing.T) {
+	w := newWorld(t, 0)
+	e := w.engine(t, t.TempDir(), nil)
+	defer e.Close()
+	submit(t, e, "a@sender.example", "ok1@o1.test", "ok2@o1.test", "defer1@o1.test")
+	submit(t, e, "a@sender.example", "bounce1@o2.test")
+	waitFor(t, "four outcomes", func() bool {
+		vs, _ := e.OutcomeStats(0)
+		return len(vs) == 1 && vs[0].Delivered >= 2 && vs[0].Deferred == 1 && vs[0].Bounced == 1
+	})
+	vs, ds := e.OutcomeStats(1)
+	if vs[0].Key != DefaultVMTA || vs[0].DeliveredPerMin < 2 || vs[0].BouncedPerMin != 1 {
+		t.Fatalf("vmta outcomes %+v", vs)
+	}
+	if len(ds) != 1 || ds[0].Key != "o1.test" || ds[0].Delivered != 2 || ds[0].Deferred != 1 {
+		t.Fatalf("busiest domain %+v, want o1.test first (limit 1)", ds)
+	}
+	waitFor(t, "the bounce's DSN written back", func() bool { return e.SpoolStats().Recipients == 1 }) // defer1 stays
+	w.clock.Advance(2 * time.Minute) // the window slides past: totals stay, rates drop
+	vs, _ = e.OutcomeStats(0)
+	if vs[0].DeliveredPerMin != 0 || vs[0].Delivered < 2 {
+		t.Fatalf("after a quiet minute %+v", vs[0])
+	}
+}

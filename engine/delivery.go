@@ -407,10 +407,12 @@ func (e *Engine) finish(it resultItem) {
 		rec := e.acctRecord(it, r, reply, now)
 		switch {
 		case reply.Positive():
+			e.outcomes.record(it.key.VMTA, it.key.Domain, now, 'd')
 			done = append(done, r)
 			rec.Type, rec.DSNAction = acct.TypeDelivered, "relayed"
 			e.metrics.delivered.Inc()
 		case reply.Permanent():
+			e.outcomes.record(it.key.VMTA, it.key.Domain, now, 'b')
 			done = append(done, r)
 			bounced = append(bounced, bounce{r, reply})
 			rec.Type, rec.DSNAction = acct.TypeBounced, "failed"
@@ -420,6 +422,7 @@ func (e *Engine) finish(it resultItem) {
 			if !r.ExpiresAt.IsZero() && next.After(r.ExpiresAt) {
 				next = r.ExpiresAt // the final word comes at expiry, not later
 			}
+			e.outcomes.record(it.key.VMTA, it.key.Domain, now, 't')
 			retries = append(retries, spool.Retry{Recipient: r, Next: next, Reply: reply.String()})
 			if r.Attempts == 0 {
 				delayed = append(delayed, bounce{r, reply}) // NOTIFY=DELAY gets one report

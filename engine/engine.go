@@ -46,7 +46,8 @@ type Deps struct {
 
 // Engine is a running Sluice node's core. It is safe for concurrent use.
 type Engine struct {
-	cfg     *configs.Config
+	cfg     *configs.Config // the running configuration: the file's merged with the API's (dynamic.go)
+	fileCfg *configs.Config // the file's configuration alone
 	clock   func() time.Time
 	log     *slog.Logger
 	spool   *spool.Spool
@@ -59,9 +60,11 @@ type Engine struct {
 	idleTimeout     time.Duration
 	hostname        string
 
-	pause  pauses
-	dkim   atomic.Pointer[dkim.Signer]
-	events *eventHub // the delivery event stream (events.go)
+	pause pauses
+	// outcomes counts delivery results per vmta and domain (stats.go).
+	outcomes outcomeStats
+	dkim     atomic.Pointer[dkim.Signer]
+	events   *eventHub // the delivery event stream (events.go)
 
 	// Delivery (see delivery.go).
 	sched        *queue.Scheduler
@@ -109,6 +112,7 @@ func New(cfg *configs.Config, deps Deps) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg:             cfg,
+		fileCfg:         cfg,
 		clock:           deps.Clock,
 		log:             deps.Logger,
 		spool:           sp,

@@ -6,6 +6,8 @@ import (
 
 	"github.com/sluice-mta/sluice/configs"
 	"github.com/sluice-mta/sluice/engine/deliver"
+	"github.com/sluice-mta/sluice/engine/deliver/mx"
+	"github.com/sluice-mta/sluice/engine/dkim"
 )
 
 // Reload applies a new configuration to the running engine without
@@ -21,29 +23,62 @@ import (
 func (e *Engine) Reload(cfg *configs.Config) error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
-	r, err := buildRouting(cfg, true)
+	merged, err := e.mergeDynamic(cfg)
 	if err != nil {
 		return err
+	}
+	p, err := e.prepareConfig(merged, true)
+	if err != nil {
+		return err
+	}
+	if err := e.commitConfig(p); err != nil {
+		return err
+	}
+	e.fileCfg = cfg
+	return nil
+}
+
+// preparedConfig is a configuration validated whole and ready to apply.
+type preparedConfig struct {
+	cfg    *configs.Config
+	r      *routing
+	signer *dkim.Signer
+	res    *mx.Resolver
+}
+
+// prepareConfig validates cfg whole (vmtas, pools, shaping, DKIM, warm-up,
+// DNS) without changing anything. Callers hold reloadMu.
+func (e *Engine) prepareConfig(cfg *configs.Config, checkBind bool) (*preparedConfig, error) {
+	r, err := buildRouting(cfg, checkBind)
+	if err != nil {
+		return nil, err
 	}
 	signer, err := newSigner(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := WarmupConfig(cfg); err != nil {
-		return err
+		return nil, err
 	}
 	var res = e.resolver.Load()
 	if e.resolver.Load() != nil {
 		if res, err = e.newResolver(cfg, r); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	return &preparedConfig{cfg: cfg, r: r, signer: signer, res: res}, nil
+}
+
+// commitConfig applies a prepared configuration to the running engine.
+// Callers hold reloadMu.
+func (e *Engine) commitConfig(p *preparedConfig) error {
+	cfg, r := p.cfg, p.r
 	if err := e.applyRouting(r); err != nil {
 		return fmt.Errorf("engine: reload: %w", err)
 	}
-	e.dkim.Store(signer)
-	if res != nil {
-		e.resolver.Store(res)
+	e.dkim.Store(p.signer)
+	if p.res != nil {
+		e.resolver.Store(p.res)
 	}
 	if e.conns != nil {
 		e.conns.Reconfigure(func(vmta, site, domain string) deliver.Limits {

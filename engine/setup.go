@@ -27,6 +27,12 @@ func (e *Engine) setupDelivery(cfg *configs.Config, deps Deps) error {
 	if e.hostname == "" {
 		e.hostname, _ = os.Hostname()
 	}
+	// The vmtas and pools defined through the API replace the file's.
+	cfg, err := e.mergeDynamic(cfg)
+	if err != nil {
+		return err
+	}
+	e.cfg = cfg
 	r, err := buildRouting(cfg, !deps.NoBindCheck)
 	if err != nil {
 		return err
