@@ -20,7 +20,7 @@ func (st *statsService) GetStats(ctx context.Context, r *pb.GetStatsRequest) (*p
 	s := st.s.opts.Admin.SpoolStats()
 	// SpoolStats returns copies of its maps: they are ours to hand out.
 	out := &pb.GetStatsResponse{Messages: s.Messages, Recipients: s.Recipients, BodyBytes: s.BodyBytes,
-		ByDomain: s.ByDomain, ByVmta: s.ByVMTA, ByPool: s.ByPool, ByCampaign: s.ByCampaign}
+		ByDomain: s.ByDomain, ByVmta: s.ByVMTA, ByPool: s.ByPool, ByCampaign: s.ByCampaign, ByTenant: s.ByTenant}
 	limit := int(r.GetDomainLimit())
 	switch {
 	case limit == 0:

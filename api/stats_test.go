@@ -42,3 +42,19 @@ func TestStats_RealEngine_ByCampaign(t *testing.T) {
 		t.Fatalf("stats %v", s)
 	}
 }
+
+func TestStats_RealEngine_ByTenant(t *testing.T) {
+	env := adminServer(t)
+	if _, err := env.client.Inject(withKey(keyInject), &pb.InjectRequest{From: "news@shop.example", Tenant: "acme",
+		Recipients: rcpts("a@a.test"), Content: &pb.Content{RawMime: rawMIME}}); err != nil {
+		t.Fatal(err)
+	}
+	env.inject(t, "b@b.test")
+	s, err := env.stats.GetStats(withKey(keyRead), &pb.GetStatsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.ByTenant) != 1 || s.ByTenant["acme"] != 1 {
+		t.Fatalf("by tenant %v", s.ByTenant)
+	}
+}

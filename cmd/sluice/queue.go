@@ -33,7 +33,7 @@ listen.http). --vmta and --domain filter; empty matches all.
 	cmd.PersistentFlags().StringVar(&vmta, "vmta", "", "only queues of this vmta")
 	cmd.PersistentFlags().StringVar(&domain, "domain", "", "only queues of this destination domain")
 	ls := &cobra.Command{
-		Use: "ls", Short: "List queues with their recipient counts, and totals by pool and campaign", Args: cobra.NoArgs,
+		Use: "ls", Short: "List queues with their recipient counts, and totals by pool, campaign and tenant", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := client()
 			var res pb.ListQueuesResponse
@@ -57,7 +57,7 @@ listen.http). --vmta and --domain filter; empty matches all.
 			for _, t := range []struct {
 				name string
 				m    map[string]int64
-			}{{"pool", st.GetByPool()}, {"campaign", st.GetByCampaign()}} {
+			}{{"pool", st.GetByPool()}, {"campaign", st.GetByCampaign()}, {"tenant", st.GetByTenant()}} {
 				for _, k := range sortedKeys(t.m) {
 					fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %d recipients\n", t.name, k, t.m[k])
 				}

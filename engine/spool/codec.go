@@ -15,6 +15,7 @@ const (
 	stateV1      = 1
 	rcptRefV1    = 1
 	rcptRefV2    = 2 // adds pool and campaign
+	rcptRefV3    = 3 // adds tenant
 )
 
 var errCorrupt = errors.New("spool: corrupt value")
@@ -207,16 +208,18 @@ type rcptRef struct {
 	nrcpt          uint32
 	bodySize       int64
 	pool, campaign string // for the per-pool and per-campaign counts
+	tenant         string // for the per-tenant counts
 	qkey           []byte
 }
 
 func encodeRcptRef(r *rcptRef) []byte {
 	b := make([]byte, 0, 14+len(r.pool)+len(r.campaign)+len(r.qkey))
-	b = append(b, rcptRefV2)
+	b = append(b, rcptRefV3)
 	b = binary.AppendUvarint(b, uint64(r.nrcpt))
 	b = binary.AppendUvarint(b, uint64(r.bodySize))
 	b = appendStr(b, r.pool)
 	b = appendStr(b, r.campaign)
+	b = appendStr(b, r.tenant)
 	return append(b, r.qkey...)
 }
 
@@ -226,16 +229,20 @@ func decodeRcptRef(v []byte) (rcptRef, error) {
 	if len(v) > 0 {
 		ver = v[0]
 	}
-	if ver == rcptRefV1 {
-		d.version(rcptRefV1)
-	} else {
-		d.version(rcptRefV2)
+	switch ver {
+	case rcptRefV1, rcptRefV2:
+		d.version(ver)
+	default:
+		d.version(rcptRefV3)
 	}
 	var r rcptRef
 	r.nrcpt = uint32(d.uvarint())
 	r.bodySize = int64(d.uvarint())
 	if ver != rcptRefV1 {
 		r.pool, r.campaign = d.str(), d.str()
+	}
+	if ver != rcptRefV1 && ver != rcptRefV2 {
+		r.tenant = d.str()
 	}
 	if d.err == nil {
 		r.qkey = append([]byte(nil), d.b...)

@@ -24,6 +24,7 @@ type Stats struct {
 	ByVMTA     map[string]int64 // pending recipients per vmta
 	ByPool     map[string]int64 // pending recipients per pool (mail that named or was given one)
 	ByCampaign map[string]int64 // pending recipients per campaign
+	ByTenant   map[string]int64 // pending recipients per tenant
 	BodyBytes  int64            // sum of stored body sizes
 	WALSyncs   int64            // WAL fsyncs since Open (commits per sync = group-commit ratio)
 }
@@ -39,7 +40,7 @@ type queueStat struct {
 type counters struct {
 	messages, recipients, bodyBytes int64
 	byDomain, byVMTA                map[string]int64
-	byPool, byCampaign              map[string]int64 // pending recipients; "" not counted
+	byPool, byCampaign, byTenant    map[string]int64 // pending recipients; "" not counted
 	queues                          map[queueID]*queueStat
 	// remaining counts pending recipients per message, only for messages stored
 	// with more than one recipient: a one-recipient message is finished by
@@ -53,6 +54,7 @@ func newCounters() counters {
 		byVMTA:     make(map[string]int64),
 		byPool:     make(map[string]int64),
 		byCampaign: make(map[string]int64),
+		byTenant:   make(map[string]int64),
 		queues:     make(map[queueID]*queueStat),
 		remaining:  make(map[string]uint32),
 	}
@@ -110,13 +112,13 @@ func (c *counters) removeRecipient(q queueID, dueMs int64) (headMoved bool) {
 	return dueMs <= s.earliest
 }
 
-// tag counts n pending recipients (negative: n fewer) for a pool and a
-// campaign; empty names are not counted.
-func (c *counters) tag(pool, campaign string, n int64) {
+// tag counts n pending recipients (negative: n fewer) for a pool, a
+// campaign and a tenant; empty names are not counted.
+func (c *counters) tag(pool, campaign, tenant string, n int64) {
 	for _, t := range []struct {
 		m map[string]int64
 		k string
-	}{{c.byPool, pool}, {c.byCampaign, campaign}} {
+	}{{c.byPool, pool}, {c.byCampaign, campaign}, {c.byTenant, tenant}} {
 		if t.k == "" {
 			continue
 		}
@@ -140,6 +142,7 @@ func (c *counters) stats() Stats {
 		ByVMTA:     maps.Clone(c.byVMTA),
 		ByPool:     maps.Clone(c.byPool),
 		ByCampaign: maps.Clone(c.byCampaign),
+		ByTenant:   maps.Clone(c.byTenant),
 		BodyBytes:  c.bodyBytes,
 	}
 }

@@ -15,7 +15,7 @@
 //	                                            received ms, expires ms, body size, recipient count
 //	q/<vmta> 0x00 <domain> 0x00 <due> <id> <idx> -> v1 | address, attempts, expires ms,
 //	                                            last attempt ms, last reply
-//	r/<id><idx>                              -> v2 | recipient count, body size, pool, campaign, current q/ key
+//	r/<id><idx>                              -> v3 | recipient count, body size, pool, campaign, tenant, current q/ key
 //	i/<key>                                  -> expiry ms | value (API idempotency records; see records.go)
 //	v/<seq 8 bytes BE>                       -> an event (delivery outcomes; see events.go)
 //	v!hw                                     -> the event numbering high-water mark

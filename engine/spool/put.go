@@ -105,7 +105,7 @@ func (s *Spool) Put(ctx context.Context, m *NewMessage) (id string, err error) {
 	}
 	s.mu.Lock()
 	s.mu.addMessage(id, uint32(len(rs)), int64(len(m.Body)))
-	s.mu.tag(m.Pool, m.Campaign, int64(len(rs)))
+	s.mu.tag(m.Pool, m.Campaign, m.Tenant, int64(len(rs)))
 	for _, r := range rs {
 		s.mu.addRecipient(r, dueMsOf(now))
 	}
@@ -159,7 +159,7 @@ func (s *Spool) putBatch(id string, now time.Time, m *NewMessage) (*pebble.Batch
 		qk := queueKey(qs[i].vmta, qs[i].domain, due, id, uint32(i))
 		_ = b.Set(qk, encodeState(&state{address: addr, expiresMs: exp}), nil)
 		_ = b.Set(rcptKey(id, uint32(i)), encodeRcptRef(&rcptRef{nrcpt: env.nrcpt, bodySize: env.bodySize,
-			pool: m.Pool, campaign: m.Campaign, qkey: qk}), nil)
+			pool: m.Pool, campaign: m.Campaign, tenant: m.Tenant, qkey: qk}), nil)
 	}
 	return b, qs, nil
 }

@@ -52,10 +52,10 @@ func TestStats_ByPoolAndCampaign_IncrementalAndRebuiltOnOpen(t *testing.T) {
 	clock := newFakeClock()
 	s, o := openTest(t, clock)
 	m := msg("v1", "a@d.example", "b@d.example")
-	m.Pool, m.Campaign = "bulk", "spring"
+	m.Pool, m.Campaign, m.Tenant = "bulk", "spring", "acme"
 	id := mustPut(t, s, m)
 	mustPut(t, s, msg("v1", "c@d.example")) // no pool, no campaign: not counted
-	if st := s.Stats(); st.ByPool["bulk"] != 2 || st.ByCampaign["spring"] != 2 || len(st.ByPool) != 1 {
+	if st := s.Stats(); st.ByPool["bulk"] != 2 || st.ByCampaign["spring"] != 2 || st.ByTenant["acme"] != 2 || len(st.ByPool) != 1 {
 		t.Fatalf("after put: %+v", st)
 	}
 	if _, err := s.RescheduleMany([]Retry{{Recipient: Recipient{MsgID: id, Idx: 0}, Next: clock.Now().Add(time.Hour)}}); err != nil {
@@ -76,7 +76,7 @@ func TestStats_ByPoolAndCampaign_IncrementalAndRebuiltOnOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	if got := s2.Stats(); got.ByPool["bulk"] != 1 || got.ByCampaign["spring"] != 1 {
+	if got := s2.Stats(); got.ByPool["bulk"] != 1 || got.ByCampaign["spring"] != 1 || got.ByTenant["acme"] != 1 {
 		t.Fatalf("after reopen: %+v", got)
 	}
 }

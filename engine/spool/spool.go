@@ -150,7 +150,7 @@ func (s *Spool) recover() error {
 			s.ids.observe(id)
 		}
 		curN++
-		c.tag(curRef.pool, curRef.campaign, 1)
+		c.tag(curRef.pool, curRef.campaign, curRef.tenant, 1)
 		return nil
 	})
 	if err != nil {

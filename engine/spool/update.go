@@ -93,7 +93,7 @@ func (s *Spool) Complete(rs []Recipient) error {
 		}
 	}
 	for id, f := range msgs {
-		s.mu.tag(f.ref.pool, f.ref.campaign, -int64(f.n))
+		s.mu.tag(f.ref.pool, f.ref.campaign, f.ref.tenant, -int64(f.n))
 		if f.last {
 			s.mu.removeMessage(id, f.ref.bodySize)
 		} else if f.ref.nrcpt > 1 {

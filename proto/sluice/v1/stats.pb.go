@@ -185,6 +185,8 @@ type GetStatsResponse struct {
 	// by_campaign counts pending recipients per campaign (mail without one
 	// is not counted).
 	ByCampaign map[string]int64 `protobuf:"bytes,7,rep,name=by_campaign,json=byCampaign,proto3" json:"by_campaign,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// by_tenant counts pending recipients per tenant (mail without one is not counted).
+	ByTenant map[string]int64 `protobuf:"bytes,10,rep,name=by_tenant,json=byTenant,proto3" json:"by_tenant,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// vmta_outcomes are the delivery results and rates of every vmta.
 	VmtaOutcomes []*Outcomes `protobuf:"bytes,8,rep,name=vmta_outcomes,json=vmtaOutcomes,proto3" json:"vmta_outcomes,omitempty"`
 	// domain_outcomes are those of the busiest destination domains (see domain_limit).
@@ -272,6 +274,13 @@ func (x *GetStatsResponse) GetByCampaign() map[string]int64 {
 	return nil
 }
 
+func (x *GetStatsResponse) GetByTenant() map[string]int64 {
+	if x != nil {
+		return x.ByTenant
+	}
+	return nil
+}
+
 func (x *GetStatsResponse) GetVmtaOutcomes() []*Outcomes {
 	if x != nil {
 		return x.VmtaOutcomes
@@ -300,7 +309,7 @@ const file_sluice_v1_stats_proto_rawDesc = "" +
 	"\abounced\x18\x04 \x01(\x03R\abounced\x12*\n" +
 	"\x11delivered_per_min\x18\x05 \x01(\x01R\x0fdeliveredPerMin\x12(\n" +
 	"\x10deferred_per_min\x18\x06 \x01(\x01R\x0edeferredPerMin\x12&\n" +
-	"\x0fbounced_per_min\x18\a \x01(\x01R\rbouncedPerMin\"\xf1\x05\n" +
+	"\x0fbounced_per_min\x18\a \x01(\x01R\rbouncedPerMin\"\xf6\x06\n" +
 	"\x10GetStatsResponse\x12\x1a\n" +
 	"\bmessages\x18\x01 \x01(\x03R\bmessages\x12\x1e\n" +
 	"\n" +
@@ -312,7 +321,9 @@ const file_sluice_v1_stats_proto_rawDesc = "" +
 	"body_bytes\x18\x05 \x01(\x03R\tbodyBytes\x12@\n" +
 	"\aby_pool\x18\x06 \x03(\v2'.sluice.v1.GetStatsResponse.ByPoolEntryR\x06byPool\x12L\n" +
 	"\vby_campaign\x18\a \x03(\v2+.sluice.v1.GetStatsResponse.ByCampaignEntryR\n" +
-	"byCampaign\x128\n" +
+	"byCampaign\x12F\n" +
+	"\tby_tenant\x18\n" +
+	" \x03(\v2).sluice.v1.GetStatsResponse.ByTenantEntryR\bbyTenant\x128\n" +
 	"\rvmta_outcomes\x18\b \x03(\v2\x13.sluice.v1.OutcomesR\fvmtaOutcomes\x12<\n" +
 	"\x0fdomain_outcomes\x18\t \x03(\v2\x13.sluice.v1.OutcomesR\x0edomainOutcomes\x1a;\n" +
 	"\rByDomainEntry\x12\x10\n" +
@@ -325,6 +336,9 @@ const file_sluice_v1_stats_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a=\n" +
 	"\x0fByCampaignEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a;\n" +
+	"\rByTenantEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x012_\n" +
 	"\x05Stats\x12V\n" +
@@ -342,7 +356,7 @@ func file_sluice_v1_stats_proto_rawDescGZIP() []byte {
 	return file_sluice_v1_stats_proto_rawDescData
 }
 
-var file_sluice_v1_stats_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_sluice_v1_stats_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_sluice_v1_stats_proto_goTypes = []any{
 	(*GetStatsRequest)(nil),  // 0: sluice.v1.GetStatsRequest
 	(*Outcomes)(nil),         // 1: sluice.v1.Outcomes
@@ -351,21 +365,23 @@ var file_sluice_v1_stats_proto_goTypes = []any{
 	nil,                      // 4: sluice.v1.GetStatsResponse.ByVmtaEntry
 	nil,                      // 5: sluice.v1.GetStatsResponse.ByPoolEntry
 	nil,                      // 6: sluice.v1.GetStatsResponse.ByCampaignEntry
+	nil,                      // 7: sluice.v1.GetStatsResponse.ByTenantEntry
 }
 var file_sluice_v1_stats_proto_depIdxs = []int32{
 	3, // 0: sluice.v1.GetStatsResponse.by_domain:type_name -> sluice.v1.GetStatsResponse.ByDomainEntry
 	4, // 1: sluice.v1.GetStatsResponse.by_vmta:type_name -> sluice.v1.GetStatsResponse.ByVmtaEntry
 	5, // 2: sluice.v1.GetStatsResponse.by_pool:type_name -> sluice.v1.GetStatsResponse.ByPoolEntry
 	6, // 3: sluice.v1.GetStatsResponse.by_campaign:type_name -> sluice.v1.GetStatsResponse.ByCampaignEntry
-	1, // 4: sluice.v1.GetStatsResponse.vmta_outcomes:type_name -> sluice.v1.Outcomes
-	1, // 5: sluice.v1.GetStatsResponse.domain_outcomes:type_name -> sluice.v1.Outcomes
-	0, // 6: sluice.v1.Stats.GetStats:input_type -> sluice.v1.GetStatsRequest
-	2, // 7: sluice.v1.Stats.GetStats:output_type -> sluice.v1.GetStatsResponse
-	7, // [7:8] is the sub-list for method output_type
-	6, // [6:7] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	7, // 4: sluice.v1.GetStatsResponse.by_tenant:type_name -> sluice.v1.GetStatsResponse.ByTenantEntry
+	1, // 5: sluice.v1.GetStatsResponse.vmta_outcomes:type_name -> sluice.v1.Outcomes
+	1, // 6: sluice.v1.GetStatsResponse.domain_outcomes:type_name -> sluice.v1.Outcomes
+	0, // 7: sluice.v1.Stats.GetStats:input_type -> sluice.v1.GetStatsRequest
+	2, // 8: sluice.v1.Stats.GetStats:output_type -> sluice.v1.GetStatsResponse
+	8, // [8:9] is the sub-list for method output_type
+	7, // [7:8] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_sluice_v1_stats_proto_init() }
@@ -379,7 +395,7 @@ func file_sluice_v1_stats_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sluice_v1_stats_proto_rawDesc), len(file_sluice_v1_stats_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
