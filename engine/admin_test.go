@@ -160,7 +160,7 @@ func TestOutcomeStats_CountsAndRatesPerVMTAAndDomain(t *testing.T) {
 		t.Fatalf("busiest domain %+v, want o1.test first (limit 1)", ds)
 	}
 	waitFor(t, "the bounce's DSN written back", func() bool { return e.SpoolStats().Recipients == 1 }) // defer1 stays
-	w.clock.Advance(2 * time.Minute) // the window slides past: totals stay, rates drop
+	w.clock.Advance(2 * time.Minute)                                                                   // the window slides past: totals stay, rates drop
 	vs, _ = e.OutcomeStats(0)
 	if vs[0].DeliveredPerMin != 0 || vs[0].Delivered < 2 {
 		t.Fatalf("after a quiet minute %+v", vs[0])
