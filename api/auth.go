@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -120,8 +121,11 @@ var loopbackKey = &Key{Name: "loopback", Role: RoleAdmin}
 
 // authenticator maps a presented key to its configured Key.
 type authenticator struct {
-	byHash        map[string]*Key
+	byHash        map[string]*Key // the configuration file's keys; fixed
 	allowLoopback bool
+	// dynamic are the keys created through the API, by hash; replaced whole
+	// on every change, read without a lock.
+	dynamic atomic.Pointer[map[string]*Key]
 }
 
 func newAuthenticator(keys []Key, allowLoopback bool) *authenticator {
@@ -148,7 +152,13 @@ func (a *authenticator) authenticate(authorization string, remote net.Addr) (*Ke
 	}
 	// NB: a map lookup by the key's SHA-256 leaks nothing useful through
 	// timing: finding a hash prefix does not help find a 256-bit preimage.
-	k, ok := a.byHash[HashKey(strings.TrimSpace(key))]
+	h := HashKey(strings.TrimSpace(key))
+	k, ok := a.byHash[h]
+	if !ok {
+		if dyn := a.dynamic.Load(); dyn != nil {
+			k, ok = (*dyn)[h]
+		}
+	}
 	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "unknown API key")
 	}

@@ -83,8 +83,11 @@ type Options struct {
 	// RPCs are Unimplemented, their REST routes 404 and absent from the
 	// OpenAPI document).
 	Admin Admin
-	// Keys are the API keys that may call the API.
+	// Keys are the API keys that may call the API (the configuration file's).
 	Keys []Key
+	// KeyStore keeps keys created through the API (the Keys service); nil
+	// leaves the service out.
+	KeyStore KeyStore
 	// AllowLoopbackWithoutKey lets a client on a loopback address call
 	// every RPC without a key, with the admin role (the first-run default).
 	// A key that is sent is still checked. Default false.

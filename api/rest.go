@@ -57,13 +57,24 @@ func (s *Server) RESTHandler(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	doc := OpenAPI
+	var absent []string // services not served: left out of the document
 	if s.opts.Admin != nil {
 		if err := s.registerAdminREST(ctx, gw); err != nil {
 			return nil, err
 		}
 	} else {
+		absent = append(absent, adminTags...)
+	}
+	if s.keys != nil {
+		if err := pb.RegisterKeysHandlerServer(ctx, gw, s.keys); err != nil {
+			return nil, err
+		}
+	} else {
+		absent = append(absent, "Keys")
+	}
+	if len(absent) > 0 {
 		var err error
-		if doc, err = openAPIWithout(OpenAPI, adminTags); err != nil {
+		if doc, err = openAPIWithout(OpenAPI, absent); err != nil {
 			return nil, err
 		}
 	}

@@ -24,6 +24,7 @@ type Server struct {
 	pools  *poolsService
 	stats  *statsService
 	events *eventsService
+	keys   *keysService // nil without Options.KeyStore
 }
 
 // New checks opts and returns a Server.
@@ -37,6 +38,12 @@ func New(opts Options) (*Server, error) {
 	if opts.Admin != nil {
 		s.queues, s.vmtas, s.pools, s.stats = &queuesService{s: s}, &vmtasService{s: s}, &poolsService{s: s}, &statsService{s: s}
 		s.events = &eventsService{s: s}
+	}
+	if opts.KeyStore != nil {
+		s.keys = &keysService{s: s}
+		if err := s.loadKeys(); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -62,6 +69,9 @@ func (s *Server) Register(r grpc.ServiceRegistrar) {
 		pb.RegisterPoolsServer(r, s.pools)
 		pb.RegisterStatsServer(r, s.stats)
 		pb.RegisterEventsServer(r, s.events)
+	}
+	if s.keys != nil {
+		pb.RegisterKeysServer(r, s.keys)
 	}
 }
 

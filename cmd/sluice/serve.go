@@ -279,6 +279,7 @@ func apiOptions(cfg *configs.Config, eng *engine.Engine, log *slog.Logger) api.O
 		StreamWindow:            cfg.API.StreamWindow,
 		IdempotencyTTL:          cfg.API.IdempotencyTTL.D(),
 		Idempotency:             eng.Idempotency(),
+		KeyStore:                eng.APIKeys(),
 		MessageIDDomain:         cfg.SMTPIn.Hostname,
 		Logger:                  log.With("component", "api"),
 	}
