@@ -65,6 +65,12 @@ func submitStatus(err error, field string) *status.Status {
 	switch {
 	case errors.Is(err, engine.ErrTooLarge):
 		return statusOf(badField("content", "%s", trimEngine(err)))
+	case errors.Is(err, engine.ErrUnknownPool):
+		return statusOf(badField("pool", "%s", trimEngine(err)))
+	case errors.Is(err, engine.ErrUnknownVMTA):
+		return statusOf(badField("vmta", "%s", trimEngine(err)))
+	case errors.Is(err, engine.ErrNoVMTA):
+		return status.New(codes.FailedPrecondition, trimEngine(err))
 	case errors.Is(err, engine.ErrInvalidEnvelope):
 		return statusOf(badField(field, "%s", trimEngine(err)))
 	case errors.Is(err, spool.ErrLowSpace):

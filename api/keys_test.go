@@ -63,3 +63,17 @@ func TestKeys_CreateUseListDelete_PersistedInTheSpool(t *testing.T) {
 		t.Fatalf("a deleted key: %v", err)
 	}
 }
+
+func TestInject_UnknownPoolOrVMTA_InvalidArgumentNamingTheField(t *testing.T) {
+	eng := newTestEngine(t)
+	env := testServer(t, nil, func(o *Options) { o.Submitter, o.Admin = eng, eng })
+	for field, req := range map[string]*pb.InjectRequest{
+		"pool": {From: "news@shop.example", Pool: "nope", Recipients: rcpts("a@a.test"), Content: &pb.Content{RawMime: rawMIME}},
+		"vmta": {From: "news@shop.example", Vmta: "nope", Recipients: rcpts("a@a.test"), Content: &pb.Content{RawMime: rawMIME}},
+	} {
+		_, err := env.client.Inject(withKey(keyInject), req)
+		if status.Code(err) != codes.InvalidArgument || fieldOf(status.Convert(err)) != field {
+			t.Errorf("unknown %s: %v (field %q)", field, err, fieldOf(status.Convert(err)))
+		}
+	}
+}
