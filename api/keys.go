@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -26,9 +25,6 @@ type KeyStore interface {
 }
 
 var _ KeyStore = engine.APIKeyStore{}
-
-// ErrKeyNotFound is returned by a KeyStore's DeleteKeyRecord for no such key.
-var ErrKeyNotFound = errors.New("no such API key")
 
 // keysService is the Keys service over Options.KeyStore.
 type keysService struct {

@@ -117,7 +117,6 @@ func (e *Engine) startDelivery() {
 			}
 		}()
 	}
-	e.dispatchCtx = ctx
 }
 
 // resultWorkers write delivery results back to the spool; their syncs are
@@ -267,19 +266,55 @@ type plannedJob struct {
 	batch []spool.Recipient
 }
 
+// byMessage splits a batch into its messages' recipients, in the order the
+// messages first appear.
+func byMessage(batch []spool.Recipient) [][]spool.Recipient {
+	idx := map[string]int{}
+	var out [][]spool.Recipient
+	for _, r := range batch {
+		i, ok := idx[r.MsgID]
+		if !ok {
+			i = len(out)
+			idx[r.MsgID] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], r)
+	}
+	return out
+}
+
+// jobSettings is what every job of one routed batch shares: worked out
+// once per batch, not per job.
+type jobSettings struct {
+	k      queue.Key
+	snd    *sender
+	helo   string
+	source string // the source IP for accounting, "" when the kernel chooses
+	plan   *mx.Plan
+	lim    shaping.Limits
+	dl     deliver.Limits
+	tls    client.TLSPolicy
+	scope  string
+}
+
+func (e *Engine) jobSettings(k queue.Key, snd *sender, plan *mx.Plan, lim shaping.Limits) *jobSettings {
+	js := &jobSettings{k: k, snd: snd, helo: snd.HELO, plan: plan, lim: lim, dl: e.deliverLimits(lim),
+		tls: tlsPolicy(lim.TLS), scope: fmt.Sprint(e.table().Scope(k.VMTA, k.Domain))}
+	if js.helo == "" {
+		js.helo = e.hostname
+	}
+	if snd.Source.IsValid() {
+		js.source = snd.Source.String()
+	}
+	return js
+}
+
 // jobs groups a batch by message, at most max_rcpt_per_msg recipients a job.
 func (e *Engine) jobs(k queue.Key, snd *sender, plan *mx.Plan, lim shaping.Limits, batch []spool.Recipient) []plannedJob {
-	byMsg := map[string][]spool.Recipient{}
-	var order []string
-	for _, r := range batch {
-		if _, ok := byMsg[r.MsgID]; !ok {
-			order = append(order, r.MsgID)
-		}
-		byMsg[r.MsgID] = append(byMsg[r.MsgID], r)
-	}
+	js := e.jobSettings(k, snd, plan, lim)
 	var out []plannedJob
-	for _, id := range order {
-		rs := byMsg[id]
+	for _, rs := range byMessage(batch) {
+		id := rs[0].MsgID
 		env, err := e.spool.Envelope(id)
 		var body []byte
 		if err == nil {
@@ -294,36 +329,26 @@ func (e *Engine) jobs(k queue.Key, snd *sender, plan *mx.Plan, lim shaping.Limit
 			n := min(len(rs), lim.MaxRcptPerMsg)
 			chunk := rs[:n:n]
 			rs = rs[n:]
-			out = append(out, plannedJob{job: e.newJob(k, snd, plan, lim, &env, body, chunk), batch: chunk})
+			out = append(out, plannedJob{job: e.newJob(js, &env, body, chunk), batch: chunk})
 		}
 	}
 	return out
 }
 
-func (e *Engine) newJob(k queue.Key, snd *sender, plan *mx.Plan, lim shaping.Limits, env *spool.Envelope, body []byte, chunk []spool.Recipient) *deliver.Job {
+func (e *Engine) newJob(js *jobSettings, env *spool.Envelope, body []byte, chunk []spool.Recipient) *deliver.Job {
 	to := make([]string, len(chunk))
 	for i, r := range chunk {
 		to[i] = r.Address
 	}
 	start := e.clock()
-	helo := snd.HELO
-	if helo == "" {
-		helo = e.hostname
-	}
-	tls := tlsPolicy(lim.TLS)
-	dl := e.deliverLimits(lim)
-	src := ""
-	if snd.Source.IsValid() {
-		src = snd.Source.String()
-	}
 	job := &deliver.Job{
-		VMTA:   k.VMTA,
-		Source: snd.Source,
-		HELO:   helo,
-		Plan:   plan,
-		Limits: &dl,
-		TLS:    &tls,
-		Scope:  fmt.Sprint(e.table().Scope(k.VMTA, k.Domain)),
+		VMTA:   js.k.VMTA,
+		Source: js.snd.Source,
+		HELO:   js.helo,
+		Plan:   js.plan,
+		Limits: &js.dl,
+		TLS:    &js.tls,
+		Scope:  js.scope,
 		Tx: client.Transaction{
 			From:     env.From,
 			To:       to,
@@ -337,7 +362,7 @@ func (e *Engine) newJob(k queue.Key, snd *sender, plan *mx.Plan, lim shaping.Lim
 		job.Tx.DSN = &client.DSN{Ret: env.DSNRet, EnvID: env.EnvID}
 	}
 	job.Done = func(res *deliver.Result) {
-		e.results <- resultItem{key: k, batch: chunk, env: env, res: res, start: start, retry: lim.RetryAfter, source: src}
+		e.results <- resultItem{key: js.k, batch: chunk, env: env, res: res, start: start, retry: js.lim.RetryAfter, source: js.source}
 	}
 	return job
 }
@@ -348,23 +373,20 @@ func (e *Engine) failLocally(k queue.Key, batch []spool.Recipient, reply client.
 	if permanent && reply.Code/100 != 5 {
 		reply.Code = 550
 	}
-	res := &deliver.Result{Replies: make([]client.Reply, len(batch))}
-	for i := range res.Replies {
-		res.Replies[i] = reply
+	replies := make([]client.Reply, len(batch))
+	for i := range replies {
+		replies[i] = reply
 	}
-	byMsg := map[string][]spool.Recipient{}
-	for _, r := range batch {
-		byMsg[r.MsgID] = append(byMsg[r.MsgID], r)
-	}
-	for id, rs := range byMsg {
-		env, err := e.spool.Envelope(id)
+	retry := e.limits(k.VMTA, k.Domain, "").RetryAfter
+	for _, rs := range byMessage(batch) {
+		env, err := e.spool.Envelope(rs[0].MsgID)
 		if err != nil {
-			e.log.Error("load envelope", "id", id, "err", err)
+			e.log.Error("load envelope", "id", rs[0].MsgID, "err", err)
 			e.release(k, rs)
 			continue
 		}
-		e.finish(resultItem{key: k, batch: rs, env: &env, res: &deliver.Result{Replies: res.Replies[:len(rs)]}, start: e.clock(),
-			retry: e.limits(k.VMTA, k.Domain, "").RetryAfter})
+		e.finish(resultItem{key: k, batch: rs, env: &env, res: &deliver.Result{Replies: replies[:len(rs)]}, start: e.clock(),
+			retry: retry})
 	}
 }
 
@@ -518,8 +540,6 @@ func (e *Engine) waitDelivery(timeout time.Duration) {
 	e.resultsWG.Wait()
 	e.stopDelivery = nil
 }
-
-var errNoDelivery = fmt.Errorf("engine: delivery is not running")
 
 // deliverLimits maps shaping limits onto a connection pool's.
 func (e *Engine) deliverLimits(lim shaping.Limits) deliver.Limits {

@@ -55,7 +55,6 @@ type Engine struct {
 
 	maxRecipients   int
 	maxMessageBytes int64
-	bounceAfter     time.Duration
 	batchSize       int
 	idleTimeout     time.Duration
 	hostname        string
@@ -79,7 +78,6 @@ type Engine struct {
 	resultsWG    sync.WaitGroup
 	bg           sync.WaitGroup
 	stopDelivery context.CancelFunc
-	dispatchCtx  context.Context
 }
 
 // New opens the spool named by cfg (recovering every pending recipient) and
@@ -118,15 +116,8 @@ func New(cfg *configs.Config, deps Deps) (*Engine, error) {
 		spool:           sp,
 		maxRecipients:   cfg.SMTPIn.MaxRecipients,
 		maxMessageBytes: int64(cfg.SMTPIn.MaxMessageSize),
-		bounceAfter:     cfg.Delivery.BounceAfter.D(),
 	}
 	e.pause.rules = map[QueueFilter]struct{}{}
-	signer, err := newSigner(cfg)
-	if err != nil {
-		_ = sp.Close()
-		return nil, err
-	}
-	e.dkim.Store(signer)
 	if e.events, err = newEventHub(sp); err != nil {
 		_ = sp.Close()
 		return nil, err

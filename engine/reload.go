@@ -60,7 +60,7 @@ func (e *Engine) prepareConfig(cfg *configs.Config, checkBind bool) (*preparedCo
 	if _, err := WarmupConfig(cfg); err != nil {
 		return nil, err
 	}
-	var res = e.resolver.Load()
+	var res *mx.Resolver // nil when delivery is off: nothing to resolve for
 	if e.resolver.Load() != nil {
 		if res, err = e.newResolver(cfg, r); err != nil {
 			return nil, err

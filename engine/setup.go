@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
 
@@ -33,15 +32,15 @@ func (e *Engine) setupDelivery(cfg *configs.Config, deps Deps) error {
 		return err
 	}
 	e.cfg = cfg
-	r, err := buildRouting(cfg, !deps.NoBindCheck)
+	// The same whole validation as a reload. NB: warm-up plans are validated
+	// (and simulated by the CLI); their enforcement in the delivery path
+	// lands with the warm-up issue.
+	p, err := e.prepareConfig(cfg, !deps.NoBindCheck)
 	if err != nil {
 		return err
 	}
-	// NB: warm-up plans are validated (and simulated by the CLI); their
-	// enforcement in the delivery path lands with the warm-up issue.
-	if _, err := WarmupConfig(cfg); err != nil {
-		return err
-	}
+	r := p.r
+	e.dkim.Store(p.signer)
 	if e.state, err = memdb.NewMemDB(routingSchema); err != nil {
 		return fmt.Errorf("engine: state: %w", err)
 	}
@@ -118,8 +117,6 @@ func tlsPolicy(s string) client.TLSPolicy {
 	}
 	return client.TLSOpportunistic
 }
-
-var _ = time.Second
 
 func (e *Engine) newResolver(cfg *configs.Config, r *routing) (*mx.Resolver, error) {
 	res, err := mx.New(mx.Config{Resolvers: cfg.DNS.Resolvers, Port: cfg.Delivery.MXPort, Timeout: cfg.DNS.Timeout.D(),

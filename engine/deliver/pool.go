@@ -2,7 +2,6 @@ package deliver
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -503,7 +502,3 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
-
-// TLSConfigFor is a helper for callers that want certificate checks against
-// a custom root pool (tests).
-func TLSConfigFor(roots *tls.Config) *tls.Config { return roots }

@@ -19,23 +19,5 @@ func (s *Spool) QueueHead(vmta, domain string) (time.Time, bool) {
 // from <= NextDue <= until, in due order: a bounded range read, for admin
 // operations that walk a queue (flush, purge) without rereading its head.
 func (s *Spool) Range(vmta, domain string, from, until time.Time, limit int) ([]Recipient, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	if err := s.enter(false); err != nil {
-		return nil, err
-	}
-	defer s.exit()
-	p := queuePrefix(vmta, domain)
-	lo := queueKey(vmta, domain, dueMsOf(from), "", 0)[:len(p)+dueLen]
-	hi := queueKey(vmta, domain, dueMsOf(until)+1, "", 0)[:len(p)+dueLen]
-	var out []Recipient
-	_, err := s.readQueue(lo, hi, func(r Recipient) bool {
-		out = append(out, r)
-		return len(out) < limit
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return s.rangeMs(vmta, domain, dueMsOf(from), dueMsOf(until), limit)
 }

@@ -70,6 +70,25 @@ func (s *Spool) Recipients(fn func(Recipient) bool) error {
 // Due returns up to limit recipients of queue (vmta, domain) with NextDue <= until,
 // in due order: a range read from the head of that queue. limit <= 0 returns nothing.
 func (s *Spool) Due(vmta, domain string, until time.Time, limit int) ([]Recipient, error) {
+	// NB: start at the queue's earliest due, not at its prefix: a queue that
+	// is drained from its head leaves a trail of deletion tombstones before
+	// it, which a read from the prefix would step over every time.
+	var fromMs int64
+	s.mu.Lock()
+	if q, ok := s.mu.queues[queueID{vmta, domain}]; ok {
+		fromMs = q.earliest
+	}
+	s.mu.Unlock()
+	rs, err := s.rangeMs(vmta, domain, fromMs, dueMsOf(until), limit)
+	if err != nil {
+		return nil, fmt.Errorf("spool: due %s/%s: %w", vmta, domain, err)
+	}
+	return rs, nil
+}
+
+// rangeMs returns up to limit recipients of queue (vmta, domain) with a due
+// time (ms) in [fromMs, untilMs], in due order: a bounded range read.
+func (s *Spool) rangeMs(vmta, domain string, fromMs, untilMs int64, limit int) ([]Recipient, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -78,25 +97,14 @@ func (s *Spool) Due(vmta, domain string, until time.Time, limit int) ([]Recipien
 	}
 	defer s.exit()
 	p := queuePrefix(vmta, domain)
-	lo := p
-	// NB: start at the queue's earliest due, not at its prefix: a queue that
-	// is drained from its head leaves a trail of deletion tombstones before
-	// it, which a read from the prefix would step over every time.
-	s.mu.Lock()
-	if q, ok := s.mu.queues[queueID{vmta, domain}]; ok {
-		lo = queueKey(vmta, domain, q.earliest, "", 0)[:len(p)+dueLen]
-	}
-	s.mu.Unlock()
-	hi := queueKey(vmta, domain, dueMsOf(until)+1, "", 0)[:len(p)+dueLen]
+	lo := queueKey(vmta, domain, fromMs, "", 0)[:len(p)+dueLen]
+	hi := queueKey(vmta, domain, untilMs+1, "", 0)[:len(p)+dueLen]
 	var out []Recipient
 	_, err := s.readQueue(lo, hi, func(r Recipient) bool {
 		out = append(out, r)
 		return len(out) < limit
 	})
-	if err != nil {
-		return nil, fmt.Errorf("spool: due %s/%s: %w", vmta, domain, err)
-	}
-	return out, nil
+	return out, err
 }
 
 // readQueue decodes the q/ keys in [lo, hi) for fn and returns how many it read.

@@ -17,10 +17,8 @@ func (s *Spool) MessageRecipients(id string) ([]Recipient, error) {
 		return nil, err
 	}
 	defer s.exit()
-	lo := rcptKey(id, 0)
-	hi := prefixEnd(append([]byte(prefixRcpt), id...))
 	var out []Recipient
-	err := s.scanRange(lo, hi, func(k, v []byte) error {
+	err := s.scan(append([]byte(prefixRcpt), id...), func(k, v []byte) error {
 		ref, err := decodeRcptRef(v)
 		if err != nil {
 			return err
@@ -50,23 +48,4 @@ func (s *Spool) MessageRecipients(id string) ([]Recipient, error) {
 		return nil, fmt.Errorf("spool: message %s: %w", id, ErrNotFound)
 	}
 	return out, nil
-}
-
-// scanRange calls fn for every key in [lo, hi).
-func (s *Spool) scanRange(lo, hi []byte, fn func(k, v []byte) error) error {
-	it, err := s.db.NewIter(nil)
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	for it.SeekGE(lo); it.Valid() && string(it.Key()) < string(hi); it.Next() {
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return err
-		}
-		if err := fn(it.Key(), v); err != nil {
-			return err
-		}
-	}
-	return it.Error()
 }
