@@ -424,6 +424,7 @@ func (e *Engine) finish(it resultItem) {
 	var retries []spool.Retry
 	recs := make([]acct.Record, 0, len(it.batch))
 	evs := make([]Event, 0, len(it.batch))
+	var nDelivered, nBounced, nDeferred int
 	for i, r := range it.batch {
 		reply := it.res.Replies[i]
 		rec := e.acctRecord(it, r, reply, now)
@@ -432,13 +433,13 @@ func (e *Engine) finish(it resultItem) {
 			e.outcomes.record(it.key.VMTA, it.key.Domain, now, 'd')
 			done = append(done, r)
 			rec.Type, rec.DSNAction = acct.TypeDelivered, "relayed"
-			e.metrics.delivered.Inc()
+			nDelivered++
 		case reply.Permanent():
 			e.outcomes.record(it.key.VMTA, it.key.Domain, now, 'b')
 			done = append(done, r)
 			bounced = append(bounced, bounce{r, reply})
 			rec.Type, rec.DSNAction = acct.TypeBounced, "failed"
-			e.metrics.bounced.Inc()
+			nBounced++
 		default:
 			next := retryAt(now, r.Attempts, it.retry, rand.Float64()*0.2-0.1)
 			if !r.ExpiresAt.IsZero() && next.After(r.ExpiresAt) {
@@ -450,7 +451,7 @@ func (e *Engine) finish(it resultItem) {
 				delayed = append(delayed, bounce{r, reply}) // NOTIFY=DELAY gets one report
 			}
 			rec.Type, rec.DSNAction = acct.TypeTransient, "delayed"
-			e.metrics.deferred.Inc()
+			nDeferred++
 		}
 		recs = append(recs, rec)
 		evs = append(evs, outcomeEvent(it, r, reply, eventTypeOf(rec.Type), rec.Category, now))
@@ -478,6 +479,11 @@ func (e *Engine) finish(it resultItem) {
 			e.log.Error("complete", "id", done[0].MsgID, "err", err)
 		}
 	}
+	// NB: counted once the spool holds the outcome, so a reader who sees a
+	// delivery counted also sees it gone from the queue gauges.
+	e.metrics.delivered.Add(float64(nDelivered))
+	e.metrics.bounced.Add(float64(nBounced))
+	e.metrics.deferred.Add(float64(nDeferred))
 	if e.acct != nil {
 		if err := e.acct.Write(recs...); err != nil {
 			e.log.Warn("accounting write", "err", err)
