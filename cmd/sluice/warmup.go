@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -15,7 +16,7 @@ import (
 func newWarmupCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "warmup", Short: "IP warm-up plans"}
 	var (
-		configPath, plan         string
+		configPath, plan, chart  string
 		days, volume             int
 		deferralRate, bounceRate float64
 		asJSON                   bool
@@ -26,7 +27,7 @@ func newWarmupCmd() *cobra.Command {
 		Long: `Simulate a warm-up plan from the configuration: each day's cap, what was sent of the
 day's volume, what overflowed to other IPs or was held, and the health decision, per receiver
 group. --deferral-rate and --bounce-rate play bad days (the plan's health rules then hold or
-step back).`,
+step back). --chart FILE also writes the curve as an SVG chart.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := configs.Load(configPath)
@@ -53,6 +54,13 @@ step back).`,
 			if err != nil {
 				return err
 			}
+			if chart != "" {
+				title := simulateTitle(plan, days, volume, deferralRate, bounceRate)
+				if err := os.WriteFile(chart, warmup.ChartSVG(rows, title), 0o644); err != nil {
+					return fmt.Errorf("--chart: %w", err)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "chart written to %s\n", chart)
+			}
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -78,7 +86,22 @@ step back).`,
 	sim.Flags().Float64Var(&deferralRate, "deferral-rate", 0, "deferred share of what is sent (0..1)")
 	sim.Flags().Float64Var(&bounceRate, "bounce-rate", 0, "bounced share of what is sent (0..1)")
 	sim.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	sim.Flags().StringVar(&chart, "chart", "", "also write the simulated curve as an SVG chart to this file")
 	_ = sim.MarkFlagRequired("plan")
 	cmd.AddCommand(sim)
 	return cmd
+}
+
+// simulateTitle is the title of a simulate chart: the plan and the inputs.
+func simulateTitle(plan string, days, volume int, deferralRate, bounceRate float64) string {
+	t := fmt.Sprintf("Warm-up plan %s: %d days, ", plan, days)
+	if volume > 0 {
+		t += fmt.Sprintf("%d recipients a day", volume)
+	} else {
+		t += "each day's cap sent"
+	}
+	if deferralRate > 0 || bounceRate > 0 {
+		t += fmt.Sprintf(", deferral %g, bounce %g", deferralRate, bounceRate)
+	}
+	return t
 }
