@@ -30,7 +30,9 @@ const MaxLineLen = 998
 
 // ErrNotDSN is returned by Parse for a message that holds no
 // message/delivery-status part: an ordinary message, or a bounce in a
-// non-standard free-text format that only a heuristic parser could read.
+// non-standard free-text format, which ParseText may read. ParseText
+// returns it for a message that does not read as a bounce or names no
+// recipient it could find.
 var ErrNotDSN = errors.New("dsn: not a delivery status notification")
 
 // ErrInvalid is wrapped by the errors Build returns for a Report it cannot
@@ -97,6 +99,15 @@ type Report struct {
 	// same report always gets the same ID. Parse returns the header's
 	// value as it is (with its angle brackets).
 	MessageID string
+	// Heuristic is set by ParseText (and ParseAny when it falls back to
+	// it): the recipients were read from the free text of a bounce, not
+	// from a delivery-status part, and are a best guess. Each such
+	// Recipient has a Final address, an Action of ActionFailed or
+	// ActionDelayed (from the wording of the text), and a Status that is
+	// the enhanced code quoted in the text, or only a class ("5.0.0",
+	// "4.0.0") taken from the basic reply code or, when the text gives no
+	// code, from the Action. Build ignores it.
+	Heuristic bool
 }
 
 var statusRE = regexp.MustCompile(`^[245]\.[0-9]{1,3}\.[0-9]{1,3}$`)

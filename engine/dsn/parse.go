@@ -1,12 +1,14 @@
 package dsn
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
+	"mime/quotedprintable"
 	"net/mail"
 	"net/textproto"
 	"regexp"
@@ -31,20 +33,15 @@ const maxDepth = 8
 // nested in other multiparts. Typed values are returned bare for the
 // common types (rfc822 and utf-8 addresses, dns host names, smtp
 // diagnostics) and as "type; value" otherwise. A date it cannot read is
-// left zero. It returns ErrNotDSN when no delivery-status part is found,
-// and never panics.
+// left zero. It returns ErrNotDSN when no delivery-status part is found
+// (ParseAny then reads the bounce's text), and never panics.
 func Parse(msg []byte) (*Report, error) {
 	m, err := mail.ReadMessage(bytes.NewReader(msg))
 	if err != nil {
 		return nil, fmt.Errorf("dsn: parse: read header: %w", err)
 	}
 	h := textproto.MIMEHeader(m.Header)
-	r := &Report{
-		From:      headerAddress(h.Get("From")),
-		To:        headerAddress(h.Get("To")),
-		MessageID: strings.TrimSpace(h.Get("Message-Id")),
-		Now:       parseDate(h.Get("Date")),
-	}
+	r := newReport(h)
 	p := parser{r: r}
 	p.walk(h, m.Body, 0)
 	if !p.found {
@@ -53,18 +50,36 @@ func Parse(msg []byte) (*Report, error) {
 	return r, nil
 }
 
+// newReport starts a Report from the header of a received DSN.
+func newReport(h textproto.MIMEHeader) *Report {
+	return &Report{
+		From:      headerAddress(h.Get("From")),
+		To:        headerAddress(h.Get("To")),
+		MessageID: strings.TrimSpace(h.Get("Message-Id")),
+		Now:       parseDate(h.Get("Date")),
+	}
+}
+
 // parser accumulates what walk finds.
 type parser struct {
 	r     *Report
 	found bool
+	// textOnly (ParseText) makes walk keep the first text/plain and
+	// text/html parts and skip delivery-status parts.
+	textOnly    bool
+	plain, html []byte
 }
 
 // walk visits one entity: it descends into multiparts (never into an
 // attached message, which may itself be a DSN) and reads the parts a DSN
 // is made of; the first of each kind wins.
 func (p *parser) walk(h textproto.MIMEHeader, body io.Reader, depth int) {
-	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
-	if err != nil && mt == "" {
+	ct := h.Get("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	switch {
+	case strings.TrimSpace(ct) == "":
+		mt = "text/plain" // RFC 2045 5.2
+	case err != nil && mt == "":
 		return
 	}
 	if strings.HasPrefix(mt, "multipart/") {
@@ -82,7 +97,7 @@ func (p *parser) walk(h textproto.MIMEHeader, body io.Reader, depth int) {
 	}
 	switch mt {
 	case "message/delivery-status", "message/global-delivery-status":
-		if !p.found {
+		if !p.found && !p.textOnly {
 			p.found = true
 			parseStatus(p.r, readBody(h, body))
 		}
@@ -94,14 +109,26 @@ func (p *parser) walk(h textproto.MIMEHeader, body io.Reader, depth int) {
 		if p.r.OriginalMessage == nil && depth > 0 {
 			p.r.OriginalMessage = readBody(h, body)
 		}
+	case "text/plain":
+		if p.textOnly && p.plain == nil {
+			p.plain = readBody(h, body)
+		}
+	case "text/html":
+		if p.textOnly && p.html == nil {
+			p.html = readBody(h, body)
+		}
 	}
 }
 
-// readBody reads a part, undoing base64 (multipart.Reader already undoes
-// quoted-printable); a truncated part yields what could be read.
+// readBody reads a part, undoing base64 and quoted-printable (which
+// multipart.Reader already undoes for parts, removing the header, but not
+// for a top-level body); a truncated part yields what could be read.
 func readBody(h textproto.MIMEHeader, body io.Reader) []byte {
-	if strings.EqualFold(strings.TrimSpace(h.Get("Content-Transfer-Encoding")), "base64") {
+	switch strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding"))) {
+	case "base64":
 		body = base64.NewDecoder(base64.StdEncoding, body)
+	case "quoted-printable":
+		body = quotedprintable.NewReader(body)
 	}
 	data, _ := io.ReadAll(body)
 	return data
@@ -312,4 +339,20 @@ func headerAddress(v string) string {
 		return strings.TrimSpace(v[i+1 : j])
 	}
 	return v
+}
+
+// OriginalHeader returns the first value of the named field (any case) in
+// the header block of the returned original: OriginalHeaders, or else the
+// start of OriginalMessage; "" when neither holds it. It matches a bounce
+// back to what was sent, by "Message-ID" or a header of the sender's own.
+// The value is unfolded and trimmed, not otherwise decoded.
+func (r *Report) OriginalHeader(key string) string {
+	block := r.OriginalHeaders
+	if len(bytes.TrimSpace(block)) == 0 {
+		block = r.OriginalMessage
+	}
+	block = bytes.TrimLeft(block, "\r\n")
+	in := io.MultiReader(bytes.NewReader(block), strings.NewReader("\r\n\r\n"))
+	h, _ := textproto.NewReader(bufio.NewReader(in)).ReadMIMEHeader()
+	return strings.TrimSpace(h.Get(key))
 }
