@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-mta/sluice/engine/shaping"
 	"github.com/sluice-mta/sluice/engine/spool"
 	"github.com/sluice-mta/sluice/feedback"
+	"github.com/sluice-mta/sluice/warmup"
 )
 
 // feedbackRules classify replies into bounce categories for accounting.
@@ -89,6 +90,10 @@ type resultItem struct {
 	start  time.Time
 	retry  []time.Duration // the retry_after in force for this queue
 	source string          // the vmta's source IP, for accounting
+	// warm is the warm-up reservation the batch was sent under (zero
+	// when its vmta has no plan); warmSite the MX site it counted for.
+	warm     warmup.Reservation
+	warmSite string
 }
 
 // maxInflightPerQueue bounds the recipients one queue has in flight; past
@@ -107,6 +112,20 @@ func (e *Engine) startDelivery() {
 	go func() {
 		defer e.bg.Done()
 		e.dispatchLoop(ctx)
+	}()
+	e.bg.Add(1)
+	go func() {
+		defer e.bg.Done()
+		tk := time.NewTicker(time.Minute)
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+				e.warmupTick()
+			}
+		}
 	}()
 	for i := 0; i < resultWorkers; i++ {
 		e.resultsWG.Add(1)
@@ -138,6 +157,10 @@ func (e *Engine) dispatch(ctx context.Context, k queue.Key) {
 		return // out of the heap until Resume schedules it again
 	}
 	now := e.clock()
+	if until := e.warmHolds.heldUntil(k, now); !until.IsZero() {
+		e.sched.Schedule(k, until) // warm-up: no headroom until then
+		return
+	}
 	f := e.dstate.flight(k)
 	f.mu.Lock()
 	skip := len(f.set)
@@ -190,6 +213,9 @@ func (e *Engine) dispatch(ctx context.Context, k queue.Key) {
 // forgets it when empty.
 func (e *Engine) scheduleHead(k queue.Key) {
 	if due, ok := e.spool.QueueHead(k.VMTA, k.Domain); ok {
+		if until := e.warmHolds.heldUntil(k, e.clock()); until.After(due) {
+			due = until
+		}
 		e.sched.Schedule(k, due)
 	} else {
 		e.sched.Unschedule(k)
@@ -231,13 +257,20 @@ func (e *Engine) route(ctx context.Context, k queue.Key, batch []spool.Recipient
 		e.failLocally(k, live, reply, bounce)
 		return
 	}
+	mxSite := plan.Site // warm-up groups match MX hosts, whatever the rollup
+	live, warm := e.warmupGate(k, mxSite, live)
+	if len(live) == 0 {
+		return
+	}
 	if !pre.MXRollup {
 		p := *plan
 		p.Site = "domain:" + k.Domain // its own pool and limits
 		plan = &p
 	}
 	lim := e.limits(k.VMTA, k.Domain, plan.Site)
-	for _, job := range e.jobs(k, snd, plan, lim, live) {
+	js := e.jobSettings(k, snd, plan, lim)
+	js.warm, js.warmSite = warm, mxSite
+	for _, job := range e.jobs(js, live) {
 		if err := e.conns.Submit(ctx, job.job); err != nil {
 			e.release(k, job.batch) // shutting down: the spool still holds them
 		}
@@ -295,6 +328,9 @@ type jobSettings struct {
 	dl     deliver.Limits
 	tls    client.TLSPolicy
 	scope  string
+	// warm and warmSite: see resultItem.
+	warm     warmup.Reservation
+	warmSite string
 }
 
 func (e *Engine) jobSettings(k queue.Key, snd *sender, plan *mx.Plan, lim shaping.Limits) *jobSettings {
@@ -310,8 +346,8 @@ func (e *Engine) jobSettings(k queue.Key, snd *sender, plan *mx.Plan, lim shapin
 }
 
 // jobs groups a batch by message, at most max_rcpt_per_msg recipients a job.
-func (e *Engine) jobs(k queue.Key, snd *sender, plan *mx.Plan, lim shaping.Limits, batch []spool.Recipient) []plannedJob {
-	js := e.jobSettings(k, snd, plan, lim)
+func (e *Engine) jobs(js *jobSettings, batch []spool.Recipient) []plannedJob {
+	k, lim := js.k, js.lim
 	var out []plannedJob
 	for _, rs := range byMessage(batch) {
 		id := rs[0].MsgID
@@ -362,7 +398,8 @@ func (e *Engine) newJob(js *jobSettings, env *spool.Envelope, body []byte, chunk
 		job.Tx.DSN = &client.DSN{Ret: env.DSNRet, EnvID: env.EnvID}
 	}
 	job.Done = func(res *deliver.Result) {
-		e.results <- resultItem{key: js.k, batch: chunk, env: env, res: res, start: start, retry: js.lim.RetryAfter, source: js.source}
+		e.results <- resultItem{key: js.k, batch: chunk, env: env, res: res, start: start, retry: js.lim.RetryAfter, source: js.source,
+			warm: js.warm, warmSite: js.warmSite}
 	}
 	return job
 }
@@ -416,9 +453,13 @@ func (e *Engine) release(k queue.Key, rs []spool.Recipient) {
 func (e *Engine) finish(it resultItem) {
 	defer e.release(it.key, it.batch)
 	if errors.Is(it.res.Err, deliver.ErrClosed) {
+		if it.warm.Day != "" {
+			e.warm.Load().Release(it.warm, len(it.batch)) // never sent
+		}
 		return // not an attempt: the node is stopping; the spool keeps them
 	}
 	now := e.clock()
+	e.warmupResult(it, now)
 	var done []spool.Recipient
 	var bounced, delayed []bounce
 	var retries []spool.Retry

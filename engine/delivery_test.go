@@ -84,7 +84,7 @@ func (w *world) engine(t *testing.T, dir string, mutate func(*configs.Config)) *
 // (generous: the race detector on a loaded 2-core CI box is slow).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(waitLimit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -443,3 +443,11 @@ func TestDelivery_DNSServfail_DefersNotBounces(t *testing.T) {
 	w.clock.Advance(6 * time.Minute)
 	waitFor(t, "delivery after DNS recovers", func() bool { return w.sink.Stats().Recipients == 1 })
 }
+
+// waitLimit bounds waitFor; SLUICE_TEST_WAIT shortens it when debugging.
+var waitLimit = func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("SLUICE_TEST_WAIT")); err == nil {
+		return d
+	}
+	return 2 * time.Minute
+}()

@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-mta/sluice/engine/dkim"
 	"github.com/sluice-mta/sluice/engine/queue"
 	"github.com/sluice-mta/sluice/engine/spool"
+	"github.com/sluice-mta/sluice/warmup"
 )
 
 // domainOf returns the lowercased domain of an address.
@@ -64,6 +65,13 @@ type Engine struct {
 	outcomes outcomeStats
 	dkim     atomic.Pointer[dkim.Signer]
 	events   *eventHub // the delivery event stream (events.go)
+	// warm is the warm-up tracker (warmup.go); replaced by a reload.
+	warm      atomic.Pointer[warmup.Tracker]
+	warmHolds holds
+	// sites maps a domain to its MX site, learned at delivery (for the
+	// warm-up check at submit); at most maxSites entries.
+	sites     sync.Map
+	siteCount atomic.Int64
 
 	// Delivery (see delivery.go).
 	sched        *queue.Scheduler
@@ -137,6 +145,9 @@ func New(cfg *configs.Config, deps Deps) (*Engine, error) {
 // called after Close.
 func (e *Engine) Close() error {
 	e.waitDelivery(30 * time.Second)
+	if t := e.warm.Load(); t != nil {
+		e.saveWarmup(t)
+	}
 	e.events.close()
 	if e.acct != nil {
 		if err := e.acct.Close(); err != nil {

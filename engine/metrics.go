@@ -16,6 +16,8 @@ type metrics struct {
 	delivered          prometheus.Counter
 	bounced            prometheus.Counter
 	deferred           prometheus.Counter
+	warmupOverflow     prometheus.Counter
+	warmupHeld         prometheus.Counter
 }
 
 func newMetrics(e *Engine) *metrics {
@@ -44,6 +46,12 @@ func newMetrics(e *Engine) *metrics {
 		Name: "sluice_bounced_recipients_total", Help: "Recipients failed for good (5xx, expiry, DNS)."})
 	m.deferred = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "sluice_deferred_recipients_total", Help: "Delivery attempts that failed temporarily (4xx, connection, DNS)."})
+	m.warmupOverflow = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sluice_warmup_overflow_recipients_total",
+		Help: "Recipients moved to another pool member because their vmta reached its warm-up cap."})
+	m.warmupHeld = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sluice_warmup_held_recipients_total",
+		Help: "Recipients held for the next warm-up window (counted each time they are held)."})
 	queuedRecipients := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sluice_queued_recipients",
 		Help: "Recipients in the spool not yet delivered or bounced.",
@@ -53,7 +61,7 @@ func newMetrics(e *Engine) *metrics {
 		Help: "Messages in the spool with at least one pending recipient.",
 	}, func() float64 { return float64(e.spool.Stats().Messages) })
 	m.registry.MustRegister(m.receivedMessages, m.receivedRecipients, m.receivedBytes, m.rejected,
-		m.delivered, m.bounced, m.deferred, stateCollector{e},
+		m.delivered, m.bounced, m.deferred, m.warmupOverflow, m.warmupHeld, stateCollector{e},
 		queuedRecipients, queuedMessages,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"invalid", "too_large", "low_space", "storage"} {

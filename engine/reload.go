@@ -8,6 +8,7 @@ import (
 	"github.com/sluice-mta/sluice/engine/deliver"
 	"github.com/sluice-mta/sluice/engine/deliver/mx"
 	"github.com/sluice-mta/sluice/engine/dkim"
+	"github.com/sluice-mta/sluice/warmup"
 )
 
 // Reload applies a new configuration to the running engine without
@@ -44,6 +45,7 @@ type preparedConfig struct {
 	r      *routing
 	signer *dkim.Signer
 	res    *mx.Resolver
+	warm   *warmup.Tracker
 }
 
 // prepareConfig validates cfg whole (vmtas, pools, shaping, DKIM, warm-up,
@@ -57,7 +59,8 @@ func (e *Engine) prepareConfig(cfg *configs.Config, checkBind bool) (*preparedCo
 	if err != nil {
 		return nil, err
 	}
-	if _, err := WarmupConfig(cfg); err != nil {
+	warm, err := newTracker(cfg, e.clock())
+	if err != nil {
 		return nil, err
 	}
 	var res *mx.Resolver // nil when delivery is off: nothing to resolve for
@@ -66,7 +69,7 @@ func (e *Engine) prepareConfig(cfg *configs.Config, checkBind bool) (*preparedCo
 			return nil, err
 		}
 	}
-	return &preparedConfig{cfg: cfg, r: r, signer: signer, res: res}, nil
+	return &preparedConfig{cfg: cfg, r: r, signer: signer, res: res, warm: warm}, nil
 }
 
 // commitConfig applies a prepared configuration to the running engine.
@@ -77,6 +80,12 @@ func (e *Engine) commitConfig(p *preparedConfig) error {
 		return fmt.Errorf("engine: reload: %w", err)
 	}
 	e.dkim.Store(p.signer)
+	if err := e.installTracker(p.warm); err != nil {
+		return err
+	}
+	for _, k := range e.warmHolds.clear("") {
+		e.scheduleHead(k) // the new plans may have room
+	}
 	if p.res != nil {
 		e.resolver.Store(p.res)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-mta/sluice/engine/shaping"
 	"github.com/sluice-mta/sluice/pools"
 	"github.com/sluice-mta/sluice/vmta"
+	"github.com/sluice-mta/sluice/warmup"
 )
 
 // Routing state: where mail leaves from and under which limits.
@@ -291,6 +292,16 @@ func (el eligibility) Eligible(vmta, site string) bool {
 
 var _ pools.Eligibility = eligibility{}
 
+// warmEligibility also passes over members without warm-up headroom.
+type warmEligibility struct {
+	e    *Engine
+	gate *warmup.Gate
+}
+
+func (el warmEligibility) Eligible(vmta, site string) bool {
+	return eligibility{el.e}.Eligible(vmta, site) && el.gate.HasHeadroom(vmta, site)
+}
+
 // ErrUnknownVMTA and ErrUnknownPool are returned (wrapped in
 // ErrInvalidEnvelope) for mail that names a vmta or pool not configured.
 var (
@@ -321,10 +332,20 @@ func (e *Engine) chooseVMTA(env *Envelope) (string, error) {
 		return "", fmt.Errorf("%w: %w %q", ErrInvalidEnvelope, ErrUnknownPool, name)
 	}
 	site := ""
+	var el pools.Eligibility = eligibility{e}
 	if len(env.To) > 0 {
 		site = domainOf(env.To[0])
+		// NB: warm-up headroom is by MX site; when the domain's site is
+		// known from an earlier delivery, members at their cap (plan
+		// overflow: pool) are passed over here rather than at delivery.
+		if mxSite, ok := e.sites.Load(site); ok {
+			site = mxSite.(string)
+			if t := e.warm.Load(); t != nil {
+				el = warmEligibility{e, &warmup.Gate{Tracker: t, Now: e.clock}}
+			}
+		}
 	}
-	v, ok := p.Pick(site, eligibility{e})
+	v, ok := p.Pick(site, el)
 	if !ok {
 		return "", fmt.Errorf("%w %q: every member is disabled", ErrNoVMTA, name)
 	}

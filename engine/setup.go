@@ -32,15 +32,16 @@ func (e *Engine) setupDelivery(cfg *configs.Config, deps Deps) error {
 		return err
 	}
 	e.cfg = cfg
-	// The same whole validation as a reload. NB: warm-up plans are validated
-	// (and simulated by the CLI); their enforcement in the delivery path
-	// lands with the warm-up issue.
+	// The same whole validation as a reload.
 	p, err := e.prepareConfig(cfg, !deps.NoBindCheck)
 	if err != nil {
 		return err
 	}
 	r := p.r
 	e.dkim.Store(p.signer)
+	if err := e.installTracker(p.warm); err != nil {
+		return err
+	}
 	if e.state, err = memdb.NewMemDB(routingSchema); err != nil {
 		return fmt.Errorf("engine: state: %w", err)
 	}

@@ -174,6 +174,24 @@ func (t *Tracker) emit(vmta, group string, decs ...Decision) {
 	t.evMu.Unlock()
 }
 
+// Warming reports whether vmta follows a plan (the engine's fast path:
+// mail of other vmtas is never counted).
+func (t *Tracker) Warming(vmta string) bool { return t.vmtas[vmta] != nil }
+
+// Len returns how many vmtas are warming.
+func (t *Tracker) Len() int { return len(t.vmtas) }
+
+// VMTAs returns the warming vmtas, sorted.
+func (t *Tracker) VMTAs() []string { return sortedKeys(t.vmtas) }
+
+// Assigned returns the plan vmta follows and its start day ("" when none).
+func (t *Tracker) Assigned(vmta string) (plan, start string) {
+	if v := t.vmtas[vmta]; v != nil {
+		return v.plan.Name, v.start
+	}
+	return "", ""
+}
+
 // HasHeadroomAt reports whether vmta may send one more recipient to site
 // now. A vmta without a plan always may.
 func (t *Tracker) HasHeadroomAt(now time.Time, vmta, site string) bool {
@@ -189,7 +207,8 @@ func (t *Tracker) HasHeadroomAt(now time.Time, vmta, site string) bool {
 
 // Reserve counts up to n recipients of vmta to site against today's cap
 // before they are sent, and returns how many it counted (ok when at least
-// one). The caller sends only r.N recipients and Releases those the receiver
+// one). When it counts fewer than n, r.Overflow and r.Until say what
+// becomes of the rest. The caller sends only r.N recipients and Releases those the receiver
 // never judged. A vmta without a plan gets all n.
 func (t *Tracker) Reserve(now time.Time, vmta, site string, n int) (r Reservation, ok bool) {
 	group := t.groups.Of(site)
@@ -203,12 +222,14 @@ func (t *Tracker) Reserve(now time.Time, vmta, site string, n int) (r Reservatio
 	defer v.mu.Unlock()
 	s := t.state(v, vmta, group, now)
 	r.Day = s.Day
-	if r.N = s.reserve(v.plan, group, now, n); r.N > 0 {
+	r.N = s.reserve(v.plan, group, now, n)
+	if r.N > 0 {
 		v.dirty[group] = true
-		return r, true
 	}
-	r.Overflow, r.Until = v.plan.Overflow, s.nextWindow(v.plan, group, now)
-	return r, false
+	if r.N < n {
+		r.Overflow, r.Until = v.plan.Overflow, s.nextWindow(v.plan, group, now)
+	}
+	return r, r.N > 0
 }
 
 // Release gives back n recipients of r (at most r.N) that were never
@@ -269,6 +290,16 @@ func (t *Tracker) Groups() []string {
 	return append(names, Other)
 }
 
+// TakeEvents returns the decisions made since the last Tick or
+// TakeEvents without rolling any state (cheap when there are none).
+func (t *Tracker) TakeEvents() []Event {
+	t.evMu.Lock()
+	defer t.evMu.Unlock()
+	ev := t.events
+	t.events = nil
+	return ev
+}
+
 // Tick rolls every state to now (closing days that ended) and returns the
 // decisions made since the last Tick, for the event stream. The engine calls
 // it periodically (every minute is plenty), then persists Changed.
@@ -281,11 +312,7 @@ func (t *Tracker) Tick(now time.Time) []Event {
 		}
 		v.mu.Unlock()
 	}
-	t.evMu.Lock()
-	defer t.evMu.Unlock()
-	ev := t.events
-	t.events = nil
-	return ev
+	return t.TakeEvents()
 }
 
 // Status returns vmta's line per receiver group at now (Groups order).

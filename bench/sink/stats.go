@@ -40,6 +40,10 @@ type Stats struct {
 	// ByDomain counts recipients of accepted messages per RCPT domain,
 	// lowercased.
 	ByDomain map[string]int64 `json:"by_domain"`
+	// ByPeerDomain counts recipients of accepted messages per client IP
+	// and RCPT domain, keyed "ip domain" (warm-up caps are per source IP
+	// and receiver).
+	ByPeerDomain map[string]int64 `json:"by_peer_domain"`
 	// FirstMessage and LastMessage are when the first and the latest message
 	// were accepted; zero before any.
 	FirstMessage time.Time `json:"first_message,omitzero"`
@@ -88,6 +92,7 @@ type shard struct {
 	mu       sync.Mutex
 	byPeer   map[string]int64
 	byDomain map[string]int64
+	byPeerD  map[string]int64
 
 	transactions, pipelined atomic.Int64
 	codes                   [maxCode - minCode + 1]atomic.Int64
@@ -107,6 +112,7 @@ func (c *counters) init() {
 	for i := range c.shards {
 		c.shards[i].byPeer = make(map[string]int64)
 		c.shards[i].byDomain = make(map[string]int64)
+		c.shards[i].byPeerD = make(map[string]int64)
 	}
 }
 
@@ -137,6 +143,7 @@ func (c *counters) record(sh *shard, peer string, domains []string, size, stamp 
 	sh.byPeer[peer]++
 	for _, d := range domains {
 		sh.byDomain[d]++
+		sh.byPeerD[peer+" "+d]++
 	}
 	sh.mu.Unlock()
 }
@@ -152,6 +159,7 @@ func (s *Sink) Stats() Stats {
 		ActiveConnections: c.active.Load(),
 		ByPeerIP:          make(map[string]int64),
 		ByDomain:          make(map[string]int64),
+		ByPeerDomain:      make(map[string]int64),
 		ByCode:            make(map[string]int64),
 		Duplicates:        s.dups.n.Load(),
 	}
@@ -169,6 +177,9 @@ func (s *Sink) Stats() Stats {
 		sh.mu.Lock()
 		for k, v := range sh.byPeer {
 			st.ByPeerIP[k] += v
+		}
+		for k, v := range sh.byPeerD {
+			st.ByPeerDomain[k] += v
 		}
 		for k, v := range sh.byDomain {
 			st.ByDomain[k] += v
@@ -211,6 +222,7 @@ func (s *Sink) Reset() {
 		sh.mu.Lock()
 		clear(sh.byPeer)
 		clear(sh.byDomain)
+		clear(sh.byPeerD)
 		sh.mu.Unlock()
 	}
 	s.dups.reset()

@@ -15,6 +15,9 @@ type Retry struct {
 	// Requeue moves the recipient without counting an attempt or touching
 	// its last reply (an operator's flush, not a delivery result).
 	Requeue bool
+	// VMTA, when set, moves the recipient to that vmta's queue for the same
+	// domain (warm-up overflow to another pool member); "" keeps its queue.
+	VMTA string
 }
 
 // RescheduleMany is Reschedule for many recipients in one batch committed
@@ -70,6 +73,12 @@ func (s *Spool) RescheduleMany(rs []Retry) ([]Recipient, error) {
 			st.lastAttempt = now
 		}
 		nk := parsedQueueKey{vmta: old.vmta, domain: old.domain, dueMs: dueMsOf(r.Next), id: old.id, idx: old.idx}
+		if r.VMTA != "" {
+			if err := checkComponent("vmta", r.VMTA); err != nil {
+				return nil, fmt.Errorf("spool: reschedule %s/%d: %w", r.Recipient.MsgID, r.Recipient.Idx, err)
+			}
+			nk.vmta = r.VMTA
+		}
 		ref.qkey = queueKey(nk.vmta, nk.domain, nk.dueMs, nk.id, nk.idx)
 		_ = b.Delete(queueKey(old.vmta, old.domain, old.dueMs, old.id, old.idx), nil)
 		_ = b.Set(ref.qkey, encodeState(&st), nil)
@@ -91,7 +100,7 @@ func (s *Spool) RescheduleMany(rs []Retry) ([]Recipient, error) {
 		if s.mu.removeRecipient(q, m.old.dueMs) {
 			heads[q] = struct{}{}
 		}
-		s.mu.addRecipient(q, m.nk.dueMs)
+		s.mu.addRecipient(queueID{m.nk.vmta, m.nk.domain}, m.nk.dueMs)
 	}
 	if err := s.refreshHeads(heads); err != nil {
 		return nil, err

@@ -80,3 +80,42 @@ func TestStats_ByPoolAndCampaign_IncrementalAndRebuiltOnOpen(t *testing.T) {
 		t.Fatalf("after reopen: %+v", got)
 	}
 }
+
+func TestRescheduleMany_VMTAMovesToAnotherQueue_KeepsAttempts(t *testing.T) {
+	clock := newFakeClock()
+	s, o := openTest(t, clock)
+	id := mustPut(t, s, msg("cold", "a@d.example", "b@d.example"))
+	now := clock.Now()
+	got, err := s.RescheduleMany([]Retry{{Recipient: Recipient{MsgID: id, Idx: 1}, Next: now, Requeue: true, VMTA: "warm"}})
+	if err != nil || len(got) != 1 || got[0].VMTA != "warm" || got[0].Attempts != 0 {
+		t.Fatalf("moved: %+v %v", got, err)
+	}
+	check := func(s *Spool) {
+		t.Helper()
+		if st := s.Stats(); st.ByVMTA["cold"] != 1 || st.ByVMTA["warm"] != 1 || st.Recipients != 2 {
+			t.Fatalf("counts after move: %+v", st.ByVMTA)
+		}
+		if rs, _ := s.Due("warm", "d.example", now, 10); len(rs) != 1 || rs[0].Address != "b@d.example" {
+			t.Fatalf("warm queue: %+v", rs)
+		}
+		if rs, _ := s.Due("cold", "d.example", now, 10); len(rs) != 1 || rs[0].Address != "a@d.example" {
+			t.Fatalf("cold queue: %+v", rs)
+		}
+	}
+	check(s)
+	if err := s.Complete([]Recipient{{MsgID: id, Idx: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.ByVMTA["warm"] != 0 || st.Recipients != 1 {
+		t.Fatalf("after completing the moved recipient: %+v", st)
+	}
+	s.Close()
+	s2, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if st := s2.Stats(); st.ByVMTA["cold"] != 1 || st.Recipients != 1 {
+		t.Fatalf("after reopen: %+v", st)
+	}
+}
