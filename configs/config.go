@@ -29,6 +29,7 @@ type Config struct {
 	DNS      DNS        `yaml:"dns"`
 	Routes   []Route    `yaml:"routes"`
 	Acct     Accounting `yaml:"accounting"`
+	Feedback Feedback   `yaml:"feedback"`
 	Log      Log        `yaml:"log"`
 
 	// lines maps a dotted key path ("smtp_in.tls.cert") to its line in the
@@ -380,4 +381,64 @@ type WarmupRates struct {
 	Deferral  float64 `yaml:"deferral"`
 	Bounce    float64 `yaml:"bounce"`
 	Complaint float64 `yaml:"complaint"`
+}
+
+// Feedback configures what Sluice learns from receivers: reply rules and
+// their actions, the adaptive rate, VERP return paths and the asynchronous
+// bounces sent to them, feedback-loop complaints and the suppression list.
+type Feedback struct {
+	// RulesFile extends the shipped reply rules (feedback/rules.yaml format);
+	// "" uses the shipped ones alone.
+	RulesFile string           `yaml:"rules_file"`
+	Adaptive  FeedbackAdaptive `yaml:"adaptive"`
+	// VERP sets the return path of outgoing mail to a signed address under
+	// Domain that names the message and recipient, so a bounce sent to it
+	// later is matched to its recipient. Mail for Domain arriving on the
+	// SMTP listener is read as a bounce (from any client).
+	VERP FeedbackVERP `yaml:"verp"`
+	// FBLAddresses are addresses (or "@domain" for a whole domain) whose
+	// mail arriving on the SMTP listener is read as ARF complaints (from any
+	// client).
+	FBLAddresses []string            `yaml:"fbl_addresses"`
+	Suppression  FeedbackSuppression `yaml:"suppression"`
+	// TrackFor is how long a delivered message is remembered, to tie a
+	// later bounce or complaint to its vmta and campaign.
+	TrackFor Duration `yaml:"track_for"`
+}
+
+// FeedbackVERP names the VERP return-path domain and its signing key.
+type FeedbackVERP struct {
+	Domain string `yaml:"domain"`
+	// Key signs the return paths (at least 16 characters); keep it secret
+	// and stable: a changed key orphans the bounces of mail already sent.
+	Key string `yaml:"key"`
+}
+
+// FeedbackSuppression configures the suppression list.
+type FeedbackSuppression struct {
+	// OnSubmit is what happens to a suppressed recipient at injection:
+	// refuse (the whole message, naming the recipient) or drop (the
+	// recipient is left out and logged as a bounce).
+	OnSubmit string `yaml:"on_submit"`
+	// Scope of the entries added automatically: global, sender_domain or
+	// tenant.
+	Scope string `yaml:"scope"`
+	// BounceCategories are the bounce categories that suppress a recipient
+	// (complaints always do).
+	BounceCategories []string `yaml:"bounce_categories"`
+}
+
+// FeedbackAdaptive tunes the adaptive rate per (vmta, site) (see
+// feedback.AdaptiveConfig); zero values take its defaults.
+type FeedbackAdaptive struct {
+	// Off turns the adaptive rate off: the configured limits hold whatever
+	// receivers answer (pattern rules still act).
+	Off                  bool     `yaml:"off"`
+	DecreaseFactor       float64  `yaml:"decrease_factor"`
+	IncreaseEvery        Duration `yaml:"increase_every"`
+	Window               Duration `yaml:"window"`
+	WindowMinReplies     int      `yaml:"window_min_replies"`
+	DeferralPercent      float64  `yaml:"deferral_percent"`
+	BouncePercent        float64  `yaml:"bounce_percent"`
+	BackoffToNormalAfter Duration `yaml:"backoff_to_normal_after"`
 }

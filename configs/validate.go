@@ -23,7 +23,7 @@ func (c *Config) errf(key, format string, args ...any) error {
 // Validate checks values that decode fine but make no sense together or
 // out of range. Each error names the key and, when known, its line.
 func (c *Config) Validate() error {
-	checks := []func() error{c.validateSpool, c.validateListen, c.validateSMTPIn, c.validateDelivery, c.validateVMTAs, c.validateAPI, c.validateRest}
+	checks := []func() error{c.validateSpool, c.validateListen, c.validateSMTPIn, c.validateDelivery, c.validateVMTAs, c.validateAPI, c.validateFeedback, c.validateRest}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -265,6 +265,46 @@ func (c *Config) validateAPI() error {
 		case d.KeyFile == "":
 			return c.errf(key+".key_file", "every DKIM key needs a key_file")
 		}
+	}
+	return nil
+}
+
+func (c *Config) validateFeedback() error {
+	f := c.Feedback
+	switch f.Suppression.OnSubmit {
+	case "refuse", "drop":
+	default:
+		return c.errf("feedback.suppression.on_submit", "invalid value %q (want refuse or drop)", f.Suppression.OnSubmit)
+	}
+	switch f.Suppression.Scope {
+	case "global", "sender_domain", "tenant":
+	default:
+		return c.errf("feedback.suppression.scope", "invalid value %q (want global, sender_domain or tenant)", f.Suppression.Scope)
+	}
+	if (f.VERP.Domain == "") != (f.VERP.Key == "") {
+		return c.errf("feedback.verp", "set both domain and key, or neither")
+	}
+	if f.VERP.Key != "" && len(f.VERP.Key) < 16 {
+		return c.errf("feedback.verp.key", "too short: use at least 16 random characters")
+	}
+	if d := f.VERP.Domain; d != "" && (strings.ContainsAny(d, "@ ") || !strings.Contains(d, ".")) {
+		return c.errf("feedback.verp.domain", "%q is not a domain name", d)
+	}
+	for i, a := range f.FBLAddresses {
+		if !strings.Contains(a, "@") || strings.ContainsAny(a, " <>") {
+			return c.errf(fmt.Sprintf("feedback.fbl_addresses[%d]", i), "%q is not an address or @domain", a)
+		}
+	}
+	a := f.Adaptive
+	switch {
+	case a.DecreaseFactor < 0 || a.DecreaseFactor >= 1:
+		return c.errf("feedback.adaptive.decrease_factor", "%v not in (0, 1)", a.DecreaseFactor)
+	case a.DeferralPercent > 100:
+		return c.errf("feedback.adaptive.deferral_percent", "%v is over 100", a.DeferralPercent)
+	case a.BouncePercent > 100:
+		return c.errf("feedback.adaptive.bounce_percent", "%v is over 100", a.BouncePercent)
+	case a.WindowMinReplies < 0:
+		return c.errf("feedback.adaptive.window_min_replies", "%d is negative", a.WindowMinReplies)
 	}
 	return nil
 }

@@ -21,11 +21,6 @@ import (
 	"github.com/sluice-mta/sluice/warmup"
 )
 
-// feedbackRules classify replies into bounce categories for accounting.
-// NB: the shipped rules for now; user rule files and the actions they
-// drive arrive with the feedback issue.
-var feedbackRules = feedback.DefaultRules()
-
 // The delivery loop, end to end:
 //
 //	dispatcher: k := sched.Next()                      (a due (vmta, domain) queue)
@@ -91,9 +86,11 @@ type resultItem struct {
 	retry  []time.Duration // the retry_after in force for this queue
 	source string          // the vmta's source IP, for accounting
 	// warm is the warm-up reservation the batch was sent under (zero
-	// when its vmta has no plan); warmSite the MX site it counted for.
-	warm     warmup.Reservation
-	warmSite string
+	// when its vmta has no plan).
+	warm warmup.Reservation
+	// mxSite is the MX site (sorted MX hosts) the batch went to, site and
+	// scope the deliver pool's key; "" when no connection was planned.
+	mxSite, site, scope string
 }
 
 // maxInflightPerQueue bounds the recipients one queue has in flight; past
@@ -257,11 +254,7 @@ func (e *Engine) route(ctx context.Context, k queue.Key, batch []spool.Recipient
 		e.failLocally(k, live, reply, bounce)
 		return
 	}
-	mxSite := plan.Site // warm-up groups match MX hosts, whatever the rollup
-	live, warm := e.warmupGate(k, mxSite, live)
-	if len(live) == 0 {
-		return
-	}
+	mxSite := plan.Site // warm-up and feedback groups match MX hosts, whatever the rollup
 	if !pre.MXRollup {
 		p := *plan
 		p.Site = "domain:" + k.Domain // its own pool and limits
@@ -269,7 +262,14 @@ func (e *Engine) route(ctx context.Context, k queue.Key, batch []spool.Recipient
 	}
 	lim := e.limits(k.VMTA, k.Domain, plan.Site)
 	js := e.jobSettings(k, snd, plan, lim)
-	js.warm, js.warmSite = warm, mxSite
+	if live = e.actionGate(k, plan.Site, js.scope, live); len(live) == 0 {
+		return // suspended, moved or bounced by a feedback action
+	}
+	live, warm := e.warmupGate(k, mxSite, live)
+	if len(live) == 0 {
+		return
+	}
+	js.warm, js.mxSite = warm, mxSite
 	for _, job := range e.jobs(js, live) {
 		if err := e.conns.Submit(ctx, job.job); err != nil {
 			e.release(k, job.batch) // shutting down: the spool still holds them
@@ -328,9 +328,9 @@ type jobSettings struct {
 	dl     deliver.Limits
 	tls    client.TLSPolicy
 	scope  string
-	// warm and warmSite: see resultItem.
-	warm     warmup.Reservation
-	warmSite string
+	// warm and mxSite: see resultItem.
+	warm   warmup.Reservation
+	mxSite string
 }
 
 func (e *Engine) jobSettings(k queue.Key, snd *sender, plan *mx.Plan, lim shaping.Limits) *jobSettings {
@@ -399,7 +399,7 @@ func (e *Engine) newJob(js *jobSettings, env *spool.Envelope, body []byte, chunk
 	}
 	job.Done = func(res *deliver.Result) {
 		e.results <- resultItem{key: js.k, batch: chunk, env: env, res: res, start: start, retry: js.lim.RetryAfter, source: js.source,
-			warm: js.warm, warmSite: js.warmSite}
+			warm: js.warm, mxSite: js.mxSite, site: js.plan.Site, scope: js.scope}
 	}
 	return job
 }
@@ -460,6 +460,7 @@ func (e *Engine) finish(it resultItem) {
 	}
 	now := e.clock()
 	e.warmupResult(it, now)
+	e.feedbackResult(it, now)
 	var done []spool.Recipient
 	var bounced, delayed []bounce
 	var retries []spool.Retry
@@ -541,7 +542,7 @@ func (e *Engine) acctRecord(it resultItem, r spool.Recipient, reply client.Reply
 	cat := ""
 	if !reply.Positive() {
 		cat = string(feedback.Classify(feedback.Reply{Code: reply.Code, Enhanced: reply.Enhanced, Text: reply.Text,
-			Local: reply.Local}, feedbackRules))
+			Local: reply.Local}, e.rules()))
 	}
 	return acct.Record{
 		Category:   cat,

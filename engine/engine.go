@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-mta/sluice/engine/dkim"
 	"github.com/sluice-mta/sluice/engine/queue"
 	"github.com/sluice-mta/sluice/engine/spool"
+	"github.com/sluice-mta/sluice/feedback"
 	"github.com/sluice-mta/sluice/warmup"
 )
 
@@ -68,6 +69,11 @@ type Engine struct {
 	// warm is the warm-up tracker (warmup.go); replaced by a reload.
 	warm      atomic.Pointer[warmup.Tracker]
 	warmHolds holds
+	// fb is what receivers said, per (vmta, site) (feedback.go); fbRules
+	// and fbAdaptive the reply rules and adaptive settings in force.
+	fb         feedbackState
+	fbRules    atomic.Pointer[feedback.Rules]
+	fbAdaptive atomic.Pointer[adaptiveSettings]
 	// sites maps a domain to its MX site, learned at delivery (for the
 	// warm-up check at submit); at most maxSites entries.
 	sites     sync.Map

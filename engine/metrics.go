@@ -16,8 +16,10 @@ type metrics struct {
 	delivered          prometheus.Counter
 	bounced            prometheus.Counter
 	deferred           prometheus.Counter
-	warmupOverflow     prometheus.Counter
-	warmupHeld         prometheus.Counter
+	moved              prometheus.Counter
+	held               prometheus.Counter
+	adaptiveChanges    prometheus.Counter
+	actions            *prometheus.CounterVec
 }
 
 func newMetrics(e *Engine) *metrics {
@@ -46,12 +48,18 @@ func newMetrics(e *Engine) *metrics {
 		Name: "sluice_bounced_recipients_total", Help: "Recipients failed for good (5xx, expiry, DNS)."})
 	m.deferred = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "sluice_deferred_recipients_total", Help: "Delivery attempts that failed temporarily (4xx, connection, DNS)."})
-	m.warmupOverflow = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "sluice_warmup_overflow_recipients_total",
-		Help: "Recipients moved to another pool member because their vmta reached its warm-up cap."})
-	m.warmupHeld = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "sluice_warmup_held_recipients_total",
-		Help: "Recipients held for the next warm-up window (counted each time they are held)."})
+	m.moved = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sluice_moved_recipients_total",
+		Help: "Recipients moved to another pool member: their vmta was at its warm-up cap or disabled for the receiver."})
+	m.held = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sluice_held_recipients_total",
+		Help: "Recipients held for a later window (warm-up cap, suspension), counted each time they are held."})
+	m.adaptiveChanges = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sluice_adaptive_changes_total",
+		Help: "Times the adaptive rate or connection count of a (vmta, site) moved."})
+	m.actions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_feedback_actions_total",
+		Help: "Feedback actions taken or lifted, by kind (backoff, suspend, disable-source-ip, bounce-all)."}, []string{"kind"})
 	queuedRecipients := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sluice_queued_recipients",
 		Help: "Recipients in the spool not yet delivered or bounced.",
@@ -61,7 +69,7 @@ func newMetrics(e *Engine) *metrics {
 		Help: "Messages in the spool with at least one pending recipient.",
 	}, func() float64 { return float64(e.spool.Stats().Messages) })
 	m.registry.MustRegister(m.receivedMessages, m.receivedRecipients, m.receivedBytes, m.rejected,
-		m.delivered, m.bounced, m.deferred, m.warmupOverflow, m.warmupHeld, stateCollector{e},
+		m.delivered, m.bounced, m.deferred, m.moved, m.held, m.adaptiveChanges, m.actions, stateCollector{e},
 		queuedRecipients, queuedMessages,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"invalid", "too_large", "low_space", "storage"} {

@@ -8,6 +8,7 @@ import (
 	"github.com/sluice-mta/sluice/engine/deliver"
 	"github.com/sluice-mta/sluice/engine/deliver/mx"
 	"github.com/sluice-mta/sluice/engine/dkim"
+	"github.com/sluice-mta/sluice/feedback"
 	"github.com/sluice-mta/sluice/warmup"
 )
 
@@ -46,6 +47,7 @@ type preparedConfig struct {
 	signer *dkim.Signer
 	res    *mx.Resolver
 	warm   *warmup.Tracker
+	rules  *feedback.Rules
 }
 
 // prepareConfig validates cfg whole (vmtas, pools, shaping, DKIM, warm-up,
@@ -63,13 +65,17 @@ func (e *Engine) prepareConfig(cfg *configs.Config, checkBind bool) (*preparedCo
 	if err != nil {
 		return nil, err
 	}
+	rules, err := loadRules(cfg)
+	if err != nil {
+		return nil, err
+	}
 	var res *mx.Resolver // nil when delivery is off: nothing to resolve for
 	if e.resolver.Load() != nil {
 		if res, err = e.newResolver(cfg, r); err != nil {
 			return nil, err
 		}
 	}
-	return &preparedConfig{cfg: cfg, r: r, signer: signer, res: res, warm: warm}, nil
+	return &preparedConfig{cfg: cfg, r: r, signer: signer, res: res, warm: warm, rules: rules}, nil
 }
 
 // commitConfig applies a prepared configuration to the running engine.
@@ -80,6 +86,7 @@ func (e *Engine) commitConfig(p *preparedConfig) error {
 		return fmt.Errorf("engine: reload: %w", err)
 	}
 	e.dkim.Store(p.signer)
+	e.installFeedback(p)
 	if err := e.installTracker(p.warm); err != nil {
 		return err
 	}

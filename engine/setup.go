@@ -39,6 +39,7 @@ func (e *Engine) setupDelivery(cfg *configs.Config, deps Deps) error {
 	}
 	r := p.r
 	e.dkim.Store(p.signer)
+	e.installFeedback(p)
 	if err := e.installTracker(p.warm); err != nil {
 		return err
 	}

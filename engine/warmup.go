@@ -206,15 +206,18 @@ func (e *Engine) warmupGate(k queue.Key, site string, live []spool.Recipient) ([
 		return live, r
 	}
 	send, rest := live[:r.N:r.N], live[r.N:]
-	e.overflow(t, k, site, rest, r, now)
+	var ok func(string) bool
+	if r.Overflow == warmup.OverflowPool {
+		ok = func(vmta string) bool { return t.HasHeadroomAt(now, vmta, site) }
+	}
+	e.moveOrHold(k, site, rest, r.Until, ok)
 	return send, r
 }
 
-// overflow moves recipients vmta has no headroom for to another member of
-// their message's pool that has (plan overflow: pool), or holds the queue
-// until the next window.
-func (e *Engine) overflow(t *warmup.Tracker, k queue.Key, site string, rest []spool.Recipient, r warmup.Reservation, now time.Time) {
-	until := r.Until
+// moveOrHold moves each message's recipients to another member of its
+// pool that ok admits (nil: no move), or holds queue k until until.
+func (e *Engine) moveOrHold(k queue.Key, site string, rest []spool.Recipient, until time.Time, ok func(vmta string) bool) {
+	now := e.clock()
 	if until.IsZero() || !until.After(now) {
 		until = now.Add(time.Minute)
 	}
@@ -222,8 +225,8 @@ func (e *Engine) overflow(t *warmup.Tracker, k queue.Key, site string, rest []sp
 	moved := map[string]bool{}
 	for _, rs := range byMessage(rest) {
 		to := ""
-		if r.Overflow == warmup.OverflowPool {
-			to = e.overflowTarget(t, k, site, rs[0].MsgID, now)
+		if ok != nil {
+			to = e.moveTarget(k, site, rs[0].MsgID, ok)
 		}
 		if to == "" {
 			kept = append(kept, rs...)
@@ -234,17 +237,17 @@ func (e *Engine) overflow(t *warmup.Tracker, k queue.Key, site string, rest []sp
 			retries[i] = spool.Retry{Recipient: x, Next: now, Requeue: true, VMTA: to}
 		}
 		if _, err := e.spool.RescheduleMany(retries); err != nil {
-			e.log.Error("warm-up overflow: move", "id", rs[0].MsgID, "to", to, "err", err)
+			e.log.Error("move to another vmta", "id", rs[0].MsgID, "to", to, "err", err)
 			kept = append(kept, rs...)
 			continue
 		}
 		moved[to] = true
-		e.metrics.warmupOverflow.Add(float64(len(rs)))
+		e.metrics.moved.Add(float64(len(rs)))
 	}
 	if len(kept) > 0 {
 		e.warmHolds.hold(k, until)
-		e.metrics.warmupHeld.Add(float64(len(kept)))
-		e.log.Debug("warm-up: cap reached, queue held", "vmta", k.VMTA, "domain", k.Domain, "until", until, "n", len(kept))
+		e.metrics.held.Add(float64(len(kept)))
+		e.log.Debug("queue held", "vmta", k.VMTA, "domain", k.Domain, "until", until, "n", len(kept))
 	}
 	e.release(k, rest)
 	for to := range moved {
@@ -270,34 +273,33 @@ func (e *Engine) learnSite(domain, site string) {
 	e.sites.Store(domain, site)
 }
 
-// overflowTarget picks the member of message id's pool that takes its
-// overflow: not the full vmta, enabled, with warm-up headroom for site.
-func (e *Engine) overflowTarget(t *warmup.Tracker, k queue.Key, site, id string, now time.Time) string {
+// moveTarget picks the member of message id's pool that takes mail
+// vmta k.VMTA cannot send: enabled, not k.VMTA, admitted by ok.
+func (e *Engine) moveTarget(k queue.Key, site, id string, ok func(vmta string) bool) string {
 	env, err := e.spool.Envelope(id)
 	if err != nil || env.Pool == "" {
 		return "" // it named its vmta: it waits for it
 	}
-	p, ok := e.pool(env.Pool)
-	if !ok {
+	p, found := e.pool(env.Pool)
+	if !found {
 		return ""
 	}
-	v, ok := p.Pick(site, overflowEligibility{e: e, t: t, full: k.VMTA, now: now})
-	if !ok {
+	v, found := p.Pick(site, moveEligibility{e: e, full: k.VMTA, ok: ok})
+	if !found {
 		return ""
 	}
 	return v
 }
 
-// overflowEligibility admits the pool members that can take overflow.
-type overflowEligibility struct {
+// moveEligibility admits the pool members that can take moved mail.
+type moveEligibility struct {
 	e    *Engine
-	t    *warmup.Tracker
 	full string
-	now  time.Time
+	ok   func(vmta string) bool
 }
 
-func (o overflowEligibility) Eligible(vmta, site string) bool {
-	return vmta != o.full && eligibility{o.e}.Eligible(vmta, site) && o.t.HasHeadroomAt(o.now, vmta, site)
+func (m moveEligibility) Eligible(vmta, site string) bool {
+	return vmta != m.full && eligibility{m.e}.Eligible(vmta, site) && m.ok(vmta)
 }
 
 // warmupResult feeds a finished job's replies to the tracker: local
@@ -323,7 +325,7 @@ func (e *Engine) warmupResult(it resultItem, now time.Time) {
 		}
 	}
 	t.Release(r, unjudged)
-	t.Record(now, r.VMTA, it.warmSite, d)
+	t.Record(now, r.VMTA, it.mxSite, d)
 	e.saveWarmup(t)
 	e.warmupEvents(now, t.TakeEvents())
 }

@@ -156,6 +156,18 @@ func (p *Pool) Reconfigure(limits func(vmta, site, domain string) Limits) {
 	}
 }
 
+// Adopt applies lim to the running (vmta, site, scope) pool at once (the
+// adaptive rate); open connections follow from their next transaction. A
+// pool not yet created takes its limits from its first job as usual.
+func (p *Pool) Adopt(vmta, site, scope string, lim Limits) {
+	p.mu.Lock()
+	s := p.sites[siteKey{vmta, site, scope}]
+	p.mu.Unlock()
+	if s != nil {
+		s.adopt(lim)
+	}
+}
+
 // adopt applies new limits to a running site (a reload, or a rule that
 // changed): open connections use them from their next transaction on.
 func (s *site) adopt(lim Limits) {
@@ -203,6 +215,9 @@ type SiteStats struct {
 	Scope       string
 	Connections int // open or opening
 	Queued      int // jobs in the ready queue
+	// MaxConnections and MsgRate are the limits in force (0: no rate limit).
+	MaxConnections int
+	MsgRate        float64
 }
 
 // Stats lists every site pool.
@@ -212,7 +227,8 @@ func (p *Pool) Stats() []SiteStats {
 	out := make([]SiteStats, 0, len(p.sites))
 	for k, s := range p.sites {
 		s.mu.Lock()
-		out = append(out, SiteStats{VMTA: k.vmta, Site: k.site, Scope: k.scope, Connections: s.conns, Queued: len(s.jobs)})
+		out = append(out, SiteStats{VMTA: k.vmta, Site: k.site, Scope: k.scope, Connections: s.conns, Queued: len(s.jobs),
+			MaxConnections: s.limits.MaxConnections, MsgRate: float64(s.limits.MsgRate)})
 		s.mu.Unlock()
 	}
 	return out
