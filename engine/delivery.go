@@ -361,8 +361,12 @@ func (e *Engine) jobs(js *jobSettings, batch []spool.Recipient) []plannedJob {
 			e.release(k, rs)
 			continue
 		}
+		per := lim.MaxRcptPerMsg
+		if env.From != "" && e.verpOn() {
+			per = 1 // a return path per recipient
+		}
 		for len(rs) > 0 {
-			n := min(len(rs), lim.MaxRcptPerMsg)
+			n := min(len(rs), per)
 			chunk := rs[:n:n]
 			rs = rs[n:]
 			out = append(out, plannedJob{job: e.newJob(js, &env, body, chunk), batch: chunk})
@@ -377,6 +381,10 @@ func (e *Engine) newJob(js *jobSettings, env *spool.Envelope, body []byte, chunk
 		to[i] = r.Address
 	}
 	start := e.clock()
+	from := env.From
+	if len(chunk) == 1 {
+		from = e.verpFrom(env.From, chunk[0].MsgID, chunk[0].Idx)
+	}
 	job := &deliver.Job{
 		VMTA:   js.k.VMTA,
 		Source: js.snd.Source,
@@ -386,7 +394,7 @@ func (e *Engine) newJob(js *jobSettings, env *spool.Envelope, body []byte, chunk
 		TLS:    &js.tls,
 		Scope:  js.scope,
 		Tx: client.Transaction{
-			From:     env.From,
+			From:     from,
 			To:       to,
 			Body:     bytes.NewReader(body),
 			Size:     int64(len(body)),
@@ -467,6 +475,9 @@ func (e *Engine) finish(it resultItem) {
 	recs := make([]acct.Record, 0, len(it.batch))
 	evs := make([]Event, 0, len(it.batch))
 	var nDelivered, nBounced, nDeferred int
+	var delivered []spool.Recipient
+	var suppress []SuppressionEntry
+	cats := e.fbSet.Load().suppressCats
 	for i, r := range it.batch {
 		reply := it.res.Replies[i]
 		rec := e.acctRecord(it, r, reply, now)
@@ -476,12 +487,16 @@ func (e *Engine) finish(it resultItem) {
 			done = append(done, r)
 			rec.Type, rec.DSNAction = acct.TypeDelivered, "relayed"
 			nDelivered++
+			delivered = append(delivered, r)
 		case reply.Permanent():
 			e.outcomes.record(it.key.VMTA, it.key.Domain, now, 'b')
 			done = append(done, r)
 			bounced = append(bounced, bounce{r, reply})
 			rec.Type, rec.DSNAction = acct.TypeBounced, "failed"
 			nBounced++
+			if cats[rec.Category] && !reply.Local {
+				suppress = append(suppress, e.suppressionFor(it, r, rec.Category, reply))
+			}
 		default:
 			next := retryAt(now, r.Attempts, it.retry, rand.Float64()*0.2-0.1)
 			if !r.ExpiresAt.IsZero() && next.After(r.ExpiresAt) {
@@ -526,6 +541,12 @@ func (e *Engine) finish(it resultItem) {
 	e.metrics.delivered.Add(float64(nDelivered))
 	e.metrics.bounced.Add(float64(nBounced))
 	e.metrics.deferred.Add(float64(nDeferred))
+	e.rememberSent(it, delivered, now)
+	if len(suppress) > 0 {
+		if _, err := e.Suppress(suppress...); err != nil {
+			e.log.Warn("suppress bounced recipients", "n", len(suppress), "err", err)
+		}
+	}
 	if e.acct != nil {
 		if err := e.acct.Write(recs...); err != nil {
 			e.log.Warn("accounting write", "err", err)

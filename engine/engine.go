@@ -70,10 +70,11 @@ type Engine struct {
 	warm      atomic.Pointer[warmup.Tracker]
 	warmHolds holds
 	// fb is what receivers said, per (vmta, site) (feedback.go); fbRules
-	// and fbAdaptive the reply rules and adaptive settings in force.
-	fb         feedbackState
-	fbRules    atomic.Pointer[feedback.Rules]
-	fbAdaptive atomic.Pointer[adaptiveSettings]
+	// and fbSet the reply rules and feedback settings in force.
+	fb      feedbackState
+	fbRules atomic.Pointer[feedback.Rules]
+	fbSet   atomic.Pointer[fbSettings]
+	suppr   suppressionList // suppression.go
 	// sites maps a domain to its MX site, learned at delivery (for the
 	// warm-up check at submit); at most maxSites entries.
 	sites     sync.Map
@@ -137,6 +138,10 @@ func New(cfg *configs.Config, deps Deps) (*Engine, error) {
 		return nil, err
 	}
 	e.metrics = newMetrics(e)
+	if err := e.loadSuppressions(); err != nil {
+		_ = sp.Close()
+		return nil, err
+	}
 	st := sp.Stats()
 	e.log.Info("spool recovered", "dir", cfg.Spool.Dir, "messages", st.Messages, "recipients", st.Recipients)
 	if err := e.setupDelivery(cfg, deps); err != nil {
@@ -177,11 +182,18 @@ func (e *Engine) Accepting() error {
 // stored. Errors wrap ErrInvalidEnvelope, ErrTooLarge, spool.ErrLowSpace or
 // a storage failure.
 func (e *Engine) Submit(ctx context.Context, env Envelope, body []byte) (string, error) {
+	if int64(len(body)) <= e.maxMessageBytes && e.takeFeedback(&env, body) > 0 && len(env.To) == 0 {
+		return FeedbackID, nil // read, not queued
+	}
 	if err := e.validate(&env, body); err != nil {
 		e.metrics.rejected.WithLabelValues(rejectReason(err)).Inc()
 		return "", err
 	}
 	now := e.clock()
+	if err := e.checkSuppressed(&env, now); err != nil {
+		e.metrics.rejected.WithLabelValues("suppressed").Inc()
+		return "", err
+	}
 	vmta, err := e.chooseVMTA(&env)
 	if err != nil {
 		e.metrics.rejected.WithLabelValues("invalid").Inc()
@@ -233,11 +245,17 @@ func (e *Engine) Submit(ctx context.Context, env Envelope, body []byte) (string,
 	return id, nil
 }
 
+// FeedbackID is the "queue ID" of a message that only carried inbound
+// feedback (bounces, complaints): it was read, not queued.
+const FeedbackID = "feedback"
+
 // DefaultVMTA is the virtual MTA of mail that names none, until pools land.
 const DefaultVMTA = "default"
 
 func rejectReason(err error) string {
 	switch {
+	case errors.Is(err, ErrSuppressed):
+		return "suppressed"
 	case errors.Is(err, ErrInvalidEnvelope):
 		return "invalid"
 	case errors.Is(err, ErrTooLarge):

@@ -92,16 +92,48 @@ func loadRules(cfg *configs.Config) (*feedback.Rules, error) {
 	return def.Extend(user), nil
 }
 
-// adaptiveSettings are the adaptive rate's settings in force.
-type adaptiveSettings struct {
-	off bool
-	cfg feedback.AdaptiveConfig
+// fbSettings are the feedback settings in force (the file's feedback
+// section, read once per configuration).
+type fbSettings struct {
+	off bool                    // adaptive rate off
+	cfg feedback.AdaptiveConfig // adaptive rate
+	// onSubmit and scope: feedback.suppression; suppressCats the bounce
+	// categories that suppress.
+	onSubmit, scope string
+	suppressCats    map[string]bool
+	// verpDomain and verpKey sign return paths; fbl are the complaint
+	// addresses ("@domain" for a domain); trackFor how long delivered
+	// messages are remembered.
+	verpDomain string
+	verpKey    []byte
+	fbl        []string
+	trackFor   time.Duration
+}
+
+// feedbackSettings reads the file's feedback section.
+func feedbackSettings(cfg *configs.Config) *fbSettings {
+	f := cfg.Feedback
+	s := adaptiveConfig(cfg)
+	s.onSubmit, s.scope = f.Suppression.OnSubmit, f.Suppression.Scope
+	s.suppressCats = map[string]bool{}
+	for _, c := range f.Suppression.BounceCategories {
+		s.suppressCats[c] = true
+	}
+	s.verpDomain, s.verpKey = strings.ToLower(f.VERP.Domain), []byte(f.VERP.Key)
+	for _, a := range f.FBLAddresses {
+		s.fbl = append(s.fbl, strings.ToLower(a))
+	}
+	s.trackFor = f.TrackFor.D()
+	if s.trackFor <= 0 {
+		s.trackFor = 7 * 24 * time.Hour
+	}
+	return s
 }
 
 // adaptiveConfig maps the file's feedback.adaptive onto package feedback's.
-func adaptiveConfig(cfg *configs.Config) *adaptiveSettings {
+func adaptiveConfig(cfg *configs.Config) *fbSettings {
 	a := cfg.Feedback.Adaptive
-	return &adaptiveSettings{off: a.Off, cfg: feedback.AdaptiveConfig{DecreaseFactor: a.DecreaseFactor, IncreaseEvery: a.IncreaseEvery.D(),
+	return &fbSettings{off: a.Off, cfg: feedback.AdaptiveConfig{DecreaseFactor: a.DecreaseFactor, IncreaseEvery: a.IncreaseEvery.D(),
 		Window: a.Window.D(), WindowMinReplies: a.WindowMinReplies, DeferralPercent: a.DeferralPercent,
 		BouncePercent: a.BouncePercent, BackoffToNormalAfter: a.BackoffToNormalAfter.D()}}
 }
@@ -111,7 +143,7 @@ func adaptiveConfig(cfg *configs.Config) *adaptiveSettings {
 // re-created (a reload resets them, which errs towards the new limits).
 func (e *Engine) installFeedback(p *preparedConfig) {
 	e.fbRules.Store(p.rules)
-	old := e.fbAdaptive.Swap(adaptiveConfig(p.cfg))
+	old := e.fbSet.Swap(feedbackSettings(p.cfg))
 	if old == nil {
 		return
 	}
@@ -168,7 +200,7 @@ func (e *Engine) feedbackResult(it resultItem, now time.Time) {
 	s := e.siteOf(k, it.key.Domain, mxHostsOf(it.mxSite))
 	rules := e.rules()
 	var newActs []*feedback.Action
-	as := e.fbAdaptive.Load()
+	as := e.fbSet.Load()
 	s.mu.Lock()
 	if s.ad == nil && as != nil && !as.off {
 		dl := e.deliverLimits(e.limits(it.key.VMTA, it.key.Domain, it.site))

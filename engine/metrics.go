@@ -20,6 +20,11 @@ type metrics struct {
 	held               prometheus.Counter
 	adaptiveChanges    prometheus.Counter
 	actions            *prometheus.CounterVec
+	suppressed         prometheus.Gauge
+	complaints         *prometheus.CounterVec
+	feedbackIn         *prometheus.CounterVec
+	feedbackBad        *prometheus.CounterVec
+	suppressedRcpts    prometheus.Counter
 }
 
 func newMetrics(e *Engine) *metrics {
@@ -60,6 +65,18 @@ func newMetrics(e *Engine) *metrics {
 	m.actions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_feedback_actions_total",
 		Help: "Feedback actions taken or lifted, by kind (backoff, suspend, disable-source-ip, bounce-all)."}, []string{"kind"})
+	m.complaints = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_complaints_total", Help: "Feedback-loop complaints, by vmta and receiver group."}, []string{"vmta", "group"})
+	m.feedbackIn = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_feedback_reports_total", Help: "Inbound reports read, by kind (bounce, complaint)."}, []string{"kind"})
+	m.feedbackBad = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_feedback_unreadable_total", Help: "Inbound reports that could not be read (kept for inspection), by kind."},
+		[]string{"kind"})
+	m.suppressed = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "sluice_suppression_entries", Help: "Entries on the suppression list."})
+	m.suppressedRcpts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "sluice_suppressed_recipients_total",
+		Help: "Recipients refused or dropped at injection because they are on the suppression list."})
 	queuedRecipients := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sluice_queued_recipients",
 		Help: "Recipients in the spool not yet delivered or bounced.",
@@ -69,10 +86,10 @@ func newMetrics(e *Engine) *metrics {
 		Help: "Messages in the spool with at least one pending recipient.",
 	}, func() float64 { return float64(e.spool.Stats().Messages) })
 	m.registry.MustRegister(m.receivedMessages, m.receivedRecipients, m.receivedBytes, m.rejected,
-		m.delivered, m.bounced, m.deferred, m.moved, m.held, m.adaptiveChanges, m.actions, stateCollector{e},
+		m.delivered, m.bounced, m.deferred, m.moved, m.held, m.adaptiveChanges, m.actions, m.suppressed, m.suppressedRcpts, m.complaints, m.feedbackIn, m.feedbackBad, stateCollector{e},
 		queuedRecipients, queuedMessages,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, r := range []string{"invalid", "too_large", "low_space", "storage"} {
+	for _, r := range []string{"invalid", "too_large", "low_space", "storage", "suppressed"} {
 		m.rejected.WithLabelValues(r)
 	}
 	return m

@@ -144,6 +144,7 @@ func serve(ctx context.Context, cfg *configs.Config, configPath string) error {
 	}
 	var smtpSrv *receive.Server
 	if smtpLn != nil {
+		rcfg.LocalRecipient = eng.IsFeedbackRecipient // bounces and complaints come from anywhere
 		if smtpSrv, err = receive.NewServer(rcfg, eng.SMTPSubmitter()); err != nil {
 			return err
 		}

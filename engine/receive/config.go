@@ -68,6 +68,10 @@ type Config struct {
 	// A /0 prefix is refused by Validate: this server is never an open relay.
 	// Default: empty (AUTH required for everyone).
 	RelayNetworks []netip.Prefix
+	// LocalRecipient reports the recipients this server takes from any
+	// client, without AUTH or a relay network: the addresses where bounces
+	// and feedback-loop reports arrive. Nil: none.
+	LocalRecipient func(addr string) bool
 	// Users may authenticate with AUTH PLAIN / AUTH LOGIN. Default: none
 	// (AUTH is then not advertised).
 	Users []User

@@ -36,6 +36,11 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	return sess, nil
 }
 
+// local reports whether addr is one of Config.LocalRecipient's.
+func (s *Server) local(addr string) bool {
+	return s.cfg.LocalRecipient != nil && s.cfg.LocalRecipient(addr)
+}
+
 // isRelay reports whether ip is in Config.RelayNetworks.
 func (s *Server) isRelay(ip netip.Addr) bool {
 	for _, p := range s.cfg.RelayNetworks {
@@ -126,7 +131,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if s.mu.txn == nil {
 		return s.reject(errNoTransaction)
 	}
-	if s.mu.user == nil && !s.relay {
+	if s.mu.user == nil && !s.relay && !s.srv.local(to) {
 		return s.reject(errRelayDenied)
 	}
 	t := s.mu.txn
@@ -265,7 +270,9 @@ func (s *session) envelope() (*Envelope, error) {
 	switch {
 	case t == nil || len(t.rcpts) == 0:
 		return nil, s.reject(errNoTransaction)
-	case u == nil && !s.relay:
+	case u == nil && !s.relay && !slices.ContainsFunc(t.rcpts, s.srv.local):
+		return nil, s.reject(errRelayDenied)
+	case u == nil && !s.relay && slices.ContainsFunc(t.rcpts, func(r string) bool { return !s.srv.local(r) }):
 		return nil, s.reject(errRelayDenied)
 	case u != nil && !senderAllowed(u, t.from):
 		return nil, s.reject(&smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address not allowed"})

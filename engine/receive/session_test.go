@@ -166,6 +166,26 @@ func TestRelay_UnlistedNetworkWithoutAuth_Rejected554(t *testing.T) {
 	}
 }
 
+func TestRelay_LocalRecipientFromAnyClient_OthersStillRefused(t *testing.T) {
+	sub := &recordingSubmitter{}
+	cfg := relayConfig()
+	cfg.LocalRecipient = func(addr string) bool { return strings.HasSuffix(addr, "@bounces.example.com") }
+	_, addr := testServer(t, cfg, sub)
+	c := dialRaw(t, addr, "127.0.0.2")
+	c.expect("EHLO client.test", 250, "")
+	c.expect("MAIL FROM:<>", 250, "")
+	c.expect("RCPT TO:<b-x@example.net>", 554, "5.7.1") // still no relay
+	c.expect("RCPT TO:<b-1234@bounces.example.com>", 250, "")
+	c.expect("DATA", 354, "")
+	c.send("Subject: bounce\r\n\r\nhi\r\n.\r\n")
+	c.expectReply(250, "")
+	c.expect("QUIT", 221, "")
+	msgs := sub.messages()
+	if len(msgs) != 1 || len(msgs[0].env.To) != 1 || msgs[0].env.To[0] != "b-1234@bounces.example.com" {
+		t.Fatalf("submitted: %+v", msgs)
+	}
+}
+
 func TestAuth_BeforeSTARTTLS_Rejected538(t *testing.T) {
 	srvTLS, _ := selfSignedTLS(t)
 	cfg := Config{Hostname: "mx.test", TLSConfig: srvTLS, Users: []User{testUser(t, "u", "p", "example.com")}}

@@ -51,3 +51,37 @@ func (s *Spool) GetRecord(key string) ([]byte, error) {
 	}
 	return v[n:], nil
 }
+
+// Record is one record for PutRecords.
+type Record struct {
+	Key     string
+	Value   []byte
+	Expires time.Time
+}
+
+// PutRecords stores many records in one batch: synced when durable (one
+// fsync, shared with concurrent commits), else left to the next sync (a
+// crash may lose them: for records that only help, like delivery tracking).
+func (s *Spool) PutRecords(rs []Record, durable bool) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	if err := s.enter(true); err != nil {
+		return err
+	}
+	defer s.exit()
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, r := range rs {
+		v := binary.AppendVarint(make([]byte, 0, len(r.Value)+10), msOf(r.Expires))
+		_ = b.Set(append([]byte(prefixRecord), r.Key...), append(v, r.Value...), nil)
+	}
+	opt := pebble.NoSync
+	if durable {
+		opt = pebble.Sync
+	}
+	if err := b.Commit(opt); err != nil {
+		return fmt.Errorf("spool: put %d records: %w", len(rs), err)
+	}
+	return nil
+}

@@ -32,3 +32,19 @@ func TestRecords_PutGetExpireReopen(t *testing.T) {
 		t.Fatalf("expired record: %v", err)
 	}
 }
+
+func TestPutRecords_OneBatch_ListedAndReadBack(t *testing.T) {
+	clock := newFakeClock()
+	s, _ := openTest(t, clock)
+	exp := clock.Now().Add(time.Hour)
+	if err := s.PutRecords([]Record{{"t/a", []byte("1"), exp}, {"t/b", []byte("2"), exp}, {"u/c", []byte("3"), exp}}, true); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListRecords("t/")
+	if err != nil || len(got) != 2 || string(got["t/b"]) != "2" {
+		t.Fatalf("list: %v %v", got, err)
+	}
+	if v, err := s.GetRecord("u/c"); err != nil || string(v) != "3" {
+		t.Fatalf("get: %q %v", v, err)
+	}
+}
