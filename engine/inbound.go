@@ -186,7 +186,9 @@ func (e *Engine) keepBad(kind FeedbackKind, body []byte, why error) {
 
 // BadFeedback lists the unreadable reports kept for inspection (JSON
 // values by key).
-func (e *Engine) BadFeedback() (map[string][]byte, error) { return e.spool.ListRecords(badRecordPrefix) }
+func (e *Engine) BadFeedback() (map[string][]byte, error) {
+	return e.spool.ListRecords(badRecordPrefix)
+}
 
 // sentOf returns the remembered delivery of (id, idx).
 func (e *Engine) sentOf(id string, idx uint32) (sentRecord, bool) {
