@@ -35,6 +35,31 @@ type Envelope struct {
 	Notify, ORcpt []string
 }
 
+// dropRecipients removes the recipients for which drop(i, rcpt) is true,
+// keeping Notify and ORcpt aligned with To; it returns how many it removed.
+func (env *Envelope) dropRecipients(drop func(i int, rcpt string) bool) int {
+	keep := env.To[:0:0]
+	var notify, orcpt []string
+	n := 0
+	for i, rcpt := range env.To {
+		if drop(i, rcpt) {
+			n++
+			continue
+		}
+		keep = append(keep, rcpt)
+		if env.Notify != nil {
+			notify = append(notify, env.Notify[i])
+		}
+		if env.ORcpt != nil {
+			orcpt = append(orcpt, env.ORcpt[i])
+		}
+	}
+	if n > 0 {
+		env.To, env.Notify, env.ORcpt = keep, notify, orcpt
+	}
+	return n
+}
+
 // maxAddressLen is RFC 5321's limit on a path (4.5.3.1.3) less the brackets.
 const maxAddressLen = 254
 

@@ -211,7 +211,7 @@ func (e *Engine) feedbackResult(it resultItem, now time.Time) {
 	if it.res.Err != nil && it.res.Host == "" && s.ad != nil {
 		s.ad.OnConnectFailure(now) // no receiver reached: a refusal or time-out
 	}
-	seen := map[string]bool{}
+	var seen map[feedback.ActionKind]bool // allocated on the first action
 	for _, reply := range it.res.Replies {
 		if reply.Local {
 			continue
@@ -224,10 +224,13 @@ func (e *Engine) feedbackResult(it resultItem, now time.Time) {
 			continue
 		}
 		_, act := feedback.Decide(s.group, fr, rules, now)
-		if act == nil || seen[string(act.Kind)] {
+		if act == nil || seen[act.Kind] {
 			continue
 		}
-		seen[string(act.Kind)] = true
+		if seen == nil {
+			seen = map[feedback.ActionKind]bool{}
+		}
+		seen[act.Kind] = true
 		if act.Kind == feedback.ActionBackoff && s.ad != nil {
 			s.ad.Backoff(now, act.Expiry)
 		}

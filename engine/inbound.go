@@ -107,29 +107,15 @@ func (e *Engine) takeFeedback(env *Envelope, body []byte) int {
 	if s := e.fbSet.Load(); s == nil || (s.verpDomain == "" && len(s.fbl) == 0) {
 		return 0
 	}
-	keep := env.To[:0:0]
-	var notify, orcpt []string
-	n := 0
-	for i, rcpt := range env.To {
-		if kind, ok := e.feedbackRecipient(rcpt); ok {
-			n++
+	return env.dropRecipients(func(_ int, rcpt string) bool {
+		kind, ok := e.feedbackRecipient(rcpt)
+		if ok {
 			if _, err := e.Feedback(kind, rcpt, body); err != nil {
 				e.log.Warn("inbound feedback not understood; kept for inspection", "kind", kind, "rcpt", rcpt, "err", err)
 			}
-			continue
 		}
-		keep = append(keep, rcpt)
-		if env.Notify != nil {
-			notify = append(notify, env.Notify[i])
-		}
-		if env.ORcpt != nil {
-			orcpt = append(orcpt, env.ORcpt[i])
-		}
-	}
-	if n > 0 {
-		env.To, env.Notify, env.ORcpt = keep, notify, orcpt
-	}
-	return n
+		return ok
+	})
 }
 
 // FeedbackResult is what an inbound report said.

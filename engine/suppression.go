@@ -238,33 +238,24 @@ func (e *Engine) checkSuppressed(env *Envelope, now time.Time) error {
 			ErrSuppressed, first.Reason, scope)
 	}
 	recs := make([]acct.Record, 0, len(hits))
-	keep := env.To[:0:0]
-	var notify, orcpt []string
-	for i, rcpt := range env.To {
-		if len(hits) > 0 && hits[0] == i {
-			hits = hits[1:]
-			recs = append(recs, acct.Record{Type: acct.TypeBounced, TimeQueued: now, TimeLogged: now, From: env.From,
-				Recipient: rcpt, DSNAction: "failed", DSNStatus: "5.7.1", DSNDiag: "x-sluice;recipient suppressed",
-				Category: "suppressed", Campaign: env.Campaign})
-			continue
+	env.dropRecipients(func(i int, rcpt string) bool {
+		if len(hits) == 0 || hits[0] != i {
+			return false
 		}
-		keep = append(keep, rcpt)
-		if env.Notify != nil {
-			notify = append(notify, env.Notify[i])
-		}
-		if env.ORcpt != nil {
-			orcpt = append(orcpt, env.ORcpt[i])
-		}
-	}
+		hits = hits[1:]
+		recs = append(recs, acct.Record{Type: acct.TypeBounced, TimeQueued: now, TimeLogged: now, From: env.From,
+			Recipient: rcpt, DSNAction: "failed", DSNStatus: "5.7.1", DSNDiag: "x-sluice;recipient suppressed",
+			Category: "suppressed", Campaign: env.Campaign})
+		return true
+	})
 	if e.acct != nil {
 		if err := e.acct.Write(recs...); err != nil {
 			e.log.Warn("accounting write", "err", err)
 		}
 	}
-	if len(keep) == 0 {
+	if len(env.To) == 0 {
 		return fmt.Errorf("%w: every recipient: %w", ErrInvalidEnvelope, ErrSuppressed)
 	}
-	env.To, env.Notify, env.ORcpt = keep, notify, orcpt
 	return nil
 }
 
