@@ -62,12 +62,42 @@ var adminCalls = []adminCall{
 		_, err := e.vmtas.EnableVmta(ctx, &pb.EnableVmtaRequest{Name: "default"})
 		return err
 	}, "POST", "/v1/vmtas/default:enable"},
+	{"ListWarmup", RoleRead, func(ctx context.Context, e *adminEnv) error {
+		_, err := pb.NewWarmupClient(e.conn).ListWarmup(ctx, &pb.ListWarmupRequest{})
+		return err
+	}, "GET", "/v1/warmup"},
+	{"ListActions", RoleRead, func(ctx context.Context, e *adminEnv) error {
+		_, err := pb.NewFeedbackClient(e.conn).ListActions(ctx, &pb.ListActionsRequest{})
+		return err
+	}, "GET", "/v1/actions"},
+	{"ListBadFeedback", RoleRead, func(ctx context.Context, e *adminEnv) error {
+		_, err := pb.NewFeedbackClient(e.conn).ListBadFeedback(ctx, &pb.ListBadFeedbackRequest{})
+		return err
+	}, "GET", "/v1/feedback/unreadable"},
+	{"ListSuppressions", RoleRead, func(ctx context.Context, e *adminEnv) error {
+		_, err := pb.NewSuppressionsClient(e.conn).ListSuppressions(ctx, &pb.ListSuppressionsRequest{})
+		return err
+	}, "GET", "/v1/suppressions"},
+	{"AddSuppressions", RoleAdmin, func(ctx context.Context, e *adminEnv) error {
+		_, err := pb.NewSuppressionsClient(e.conn).AddSuppressions(ctx, &pb.AddSuppressionsRequest{
+			Entries: []*pb.Suppression{{Address: "x@y.test"}}})
+		return err
+	}, "POST", "/v1/suppressions"},
+	{"ImportSuppressions", RoleAdmin, func(ctx context.Context, e *adminEnv) error {
+		_, err := pb.NewSuppressionsClient(e.conn).ImportSuppressions(ctx, &pb.ImportSuppressionsRequest{Csv: "x@y.test"})
+		return err
+	}, "POST", "/v1/suppressions:import"},
 }
 
 // restBody is the body of an adminCall's REST request.
 func (c adminCall) restBody() string {
-	if strings.HasPrefix(c.path, "/v1/queues:") {
+	switch {
+	case strings.HasPrefix(c.path, "/v1/queues:"):
 		return `{"domain": "x.test"}`
+	case c.path == "/v1/suppressions":
+		return `{"entries": [{"address": "x@y.test"}]}`
+	case c.path == "/v1/suppressions:import":
+		return `{"csv": "x@y.test"}`
 	}
 	return ""
 }

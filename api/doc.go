@@ -1,6 +1,7 @@
 // Package api serves Sluice's network APIs: the HTTP basics (/healthz,
 // Prometheus /metrics, pprof), the gRPC services of proto/sluice/v1
-// (Injector; with Options.Admin also Queues, Vmtas, Pools and Stats) and
+// (Injector; with Options.Admin also Queues, Vmtas, Pools, Stats, Events,
+// Warmup, Feedback and Suppressions) and
 // their REST gateway with the OpenAPI document. Events, TraceRecipient,
 // persisted vmta/pool changes and the web monitor join it with their issues.
 //
@@ -57,6 +58,28 @@
 //
 // Vmta disable/enable lasts until restart (the file's `disabled:` is the
 // lasting switch); vmtas and pools are created and changed in the file.
+//
+// Warmup (list, get, pause, resume, advance, reset), Feedback (actions in
+// force and their lift, inbound reports, the unreadable ones kept) and
+// Suppressions (list, add, delete, CSV import) follow the same rules:
+//
+//   - a vmta without a warm-up plan is NotFound; an unknown receiver group
+//     InvalidArgument on "group"; a change answers the vmta's status after
+//     it;
+//   - LiftAction is logged and in the event stream as "lifted by api key
+//     <name>"; nothing in force is NotFound, an unknown kind
+//     InvalidArgument on "kind";
+//   - ReportFeedback (admin) takes a bounce sent to a VERP return path or an
+//     ARF complaint; a wrong request (kind, recipient) is InvalidArgument
+//     naming the field and is not kept, an unreadable report is
+//     InvalidArgument on "message" and is kept for ListBadFeedback;
+//   - suppression changes are all or none and durable before the answer; a
+//     bad address is InvalidArgument naming it ("entries[3].address"), a
+//     bad CSV row names its line (field "csv"); an entry's source is "api
+//     key <name>"; "*" is a scope only for listing (every scope, as an
+//     unset scope);
+//   - ListSuppressions pages by page_size (default 100, at most 1000) and
+//     an opaque page_token (the last entry's scope and address).
 //
 // # Errors
 //

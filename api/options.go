@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -22,7 +23,7 @@ type Submitter interface {
 var _ Submitter = (*engine.Engine)(nil)
 
 // Admin is the engine's administration surface, as the Queues, Vmtas,
-// Pools and Stats services use it. *engine.Engine satisfies it. Every
+// Pools, Stats, Events, Warmup, Feedback and Suppressions services use it. *engine.Engine satisfies it. Every
 // method is safe for concurrent use; Flush and Purge may stop part-way and
 // return how far they got.
 type Admin interface {
@@ -59,6 +60,31 @@ type Admin interface {
 	Events(ctx context.Context, after uint64, f engine.EventFilter, fn func(engine.Event) error) error
 	// LastEventSeq is the cursor of the newest event.
 	LastEventSeq() uint64
+
+	// WarmupStatus ("" for every warming vmta) and WarmupControl fail with
+	// errors wrapping engine.ErrNotWarming or engine.ErrUnknownWarmupGroup.
+	WarmupStatus(vmta string) ([]engine.WarmupVMTA, error)
+	WarmupControl(op engine.WarmupOp, vmta, group string) error
+	Actions() []engine.ActionInfo
+	// LiftAction fails with engine.ErrNoAction when nothing matched, and
+	// with an error wrapping engine.ErrInvalidEnvelope for an unknown kind.
+	LiftAction(vmta, site, kind, by string) (int, error)
+	// Suppress, Unsuppress and ImportSuppressions change the suppression
+	// list durably; bad input wraps engine.ErrInvalidEnvelope (an import's
+	// error names the CSV line). Suppressions lists scope ("*" for all)
+	// sorted by scope then address.
+	Suppress(entries ...engine.SuppressionEntry) (int, error)
+	Unsuppress(scope, addr string) (bool, error)
+	Suppressions(scope, after string, limit int) []engine.SuppressionEntry
+	ImportSuppressions(r io.Reader, scope, reason, source string) (int, error)
+	// Feedback reads an inbound report; an unreadable one is kept (listed
+	// by BadFeedback) and fails with an error wrapping
+	// engine.ErrInvalidEnvelope. IsFeedbackRecipient reports whether an
+	// address is one the engine takes reports at (the VERP domain, the FBL
+	// addresses).
+	Feedback(kind engine.FeedbackKind, rcpt string, body []byte) (*engine.FeedbackResult, error)
+	IsFeedbackRecipient(addr string) bool
+	BadFeedback() (map[string][]byte, error)
 }
 
 var _ Admin = (*engine.Engine)(nil)
@@ -78,10 +104,10 @@ const (
 type Options struct {
 	// Submitter stores accepted mail (the engine). Required.
 	Submitter Submitter
-	// Admin serves the admin services (Queues, Vmtas, Pools, Stats, Events) on
-	// gRPC and REST. Default nil: those services are not registered (their
-	// RPCs are Unimplemented, their REST routes 404 and absent from the
-	// OpenAPI document).
+	// Admin serves the admin services (Queues, Vmtas, Pools, Stats, Events,
+	// Warmup, Feedback, Suppressions) on gRPC and REST. Default nil: those
+	// services are not registered (their RPCs are Unimplemented, their REST
+	// routes 404 and absent from the OpenAPI document).
 	Admin Admin
 	// Keys are the API keys that may call the API (the configuration file's).
 	Keys []Key

@@ -29,7 +29,11 @@ var OpenAPI []byte
 // (POST /v1/messages, POST /v1/messages:batch; with Options.Admin also GET
 // /v1/queues, POST /v1/queues:pause|resume|flush|purge, GET /v1/vmtas,
 // POST /v1/vmtas/{name}:disable|enable, GET /v1/pools, GET /v1/stats, GET
-// /v1/events as newline-delimited JSON) and
+// /v1/events as newline-delimited JSON, GET /v1/warmup[/{vmta}], POST
+// /v1/warmup/{vmta}:pause|resume|advance|reset, GET /v1/actions, POST
+// /v1/actions:lift, POST /v1/feedback:report, GET /v1/feedback/unreadable,
+// GET|POST /v1/suppressions, DELETE /v1/suppressions/{address} (or POST
+// /v1/suppressions:delete), POST /v1/suppressions:import) and
 // GET /v1/openapi.json, which lists exactly the routes registered. Mount it
 // on the HTTP mux at "/v1/".
 //
@@ -88,7 +92,7 @@ func (s *Server) RESTHandler(ctx context.Context) (http.Handler, error) {
 }
 
 // adminTags are the OpenAPI tags (service names) of the admin services.
-var adminTags = []string{"Queues", "Vmtas", "Pools", "Stats", "Events"}
+var adminTags = []string{"Queues", "Vmtas", "Pools", "Stats", "Events", "Warmup", "Feedback", "Suppressions"}
 
 func (s *Server) registerAdminREST(ctx context.Context, gw *runtime.ServeMux) error {
 	return errors.Join(
@@ -96,6 +100,9 @@ func (s *Server) registerAdminREST(ctx context.Context, gw *runtime.ServeMux) er
 		pb.RegisterVmtasHandlerServer(ctx, gw, s.vmtas),
 		pb.RegisterPoolsHandlerServer(ctx, gw, s.pools),
 		pb.RegisterStatsHandlerServer(ctx, gw, s.stats),
+		pb.RegisterWarmupHandlerServer(ctx, gw, s.warmup),
+		pb.RegisterFeedbackHandlerServer(ctx, gw, s.fb),
+		pb.RegisterSuppressionsHandlerServer(ctx, gw, s.suppr),
 		// NB: not RegisterEventsHandlerServer: the in-process transport does
 		// not stream (events.go).
 		gw.HandlePath(http.MethodGet, "/v1/events", s.events.serveREST(gw)),

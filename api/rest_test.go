@@ -184,6 +184,11 @@ func TestREST_OpenAPI_ValidJSONCoveringRoutes(t *testing.T) {
 		{"get", "/v1/queues"}, {"post", "/v1/queues:pause"}, {"post", "/v1/queues:resume"}, {"post", "/v1/queues:flush"},
 		{"post", "/v1/queues:purge"}, {"get", "/v1/vmtas"}, {"post", "/v1/vmtas/{name}:disable"},
 		{"post", "/v1/vmtas/{name}:enable"}, {"get", "/v1/pools"}, {"get", "/v1/stats"},
+		{"get", "/v1/warmup"}, {"get", "/v1/warmup/{vmta}"}, {"post", "/v1/warmup/{vmta}:pause"},
+		{"post", "/v1/warmup/{vmta}:resume"}, {"post", "/v1/warmup/{vmta}:advance"}, {"post", "/v1/warmup/{vmta}:reset"},
+		{"get", "/v1/actions"}, {"post", "/v1/actions:lift"}, {"post", "/v1/feedback:report"},
+		{"get", "/v1/feedback/unreadable"}, {"get", "/v1/suppressions"}, {"post", "/v1/suppressions"},
+		{"delete", "/v1/suppressions/{address}"}, {"post", "/v1/suppressions:delete"}, {"post", "/v1/suppressions:import"},
 	}
 	for _, tc := range []struct {
 		name      string

@@ -7,7 +7,8 @@ import (
 )
 
 // Server implements the gRPC services: Injector over a Submitter and, when
-// Options.Admin is set, Queues, Vmtas, Pools, Stats and Events over it. One Server
+// Options.Admin is set, Queues, Vmtas, Pools, Stats, Events, Warmup,
+// Feedback and Suppressions over it. One Server
 // backs both the gRPC listener (GRPCServer) and the REST gateway
 // (RESTHandler), so that both share the idempotency guard. It is safe for
 // concurrent use.
@@ -24,6 +25,9 @@ type Server struct {
 	pools  *poolsService
 	stats  *statsService
 	events *eventsService
+	warmup *warmupService
+	fb     *feedbackService
+	suppr  *suppressionsService
 	keys   *keysService // nil without Options.KeyStore
 }
 
@@ -38,6 +42,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Admin != nil {
 		s.queues, s.vmtas, s.pools, s.stats = &queuesService{s: s}, &vmtasService{s: s}, &poolsService{s: s}, &statsService{s: s}
 		s.events = &eventsService{s: s}
+		s.warmup, s.fb, s.suppr = &warmupService{s: s}, &feedbackService{s: s}, &suppressionsService{s: s}
 	}
 	if opts.KeyStore != nil {
 		s.keys = &keysService{s: s}
@@ -69,6 +74,9 @@ func (s *Server) Register(r grpc.ServiceRegistrar) {
 		pb.RegisterPoolsServer(r, s.pools)
 		pb.RegisterStatsServer(r, s.stats)
 		pb.RegisterEventsServer(r, s.events)
+		pb.RegisterWarmupServer(r, s.warmup)
+		pb.RegisterFeedbackServer(r, s.fb)
+		pb.RegisterSuppressionsServer(r, s.suppr)
 	}
 	if s.keys != nil {
 		pb.RegisterKeysServer(r, s.keys)

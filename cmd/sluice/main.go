@@ -44,7 +44,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newInjectCmd(), newSinkCmd(), newSpoolCmd(), newQueueCmd(), newVMTACmd(), newPoolCmd(), newBenchCmd(), newAPIKeyCmd(), newWarmupCmd(), newVersionCmd(), newHashPasswordCmd())
+	root.AddCommand(newServeCmd(), newInjectCmd(), newSinkCmd(), newSpoolCmd(), newQueueCmd(), newVMTACmd(), newPoolCmd(), newBenchCmd(), newAPIKeyCmd(), newWarmupCmd(), newFeedbackCmd(), newSuppressCmd(), newVersionCmd(), newHashPasswordCmd())
 	return root
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 func newWarmupCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "warmup", Short: "IP warm-up plans"}
+	cmd := &cobra.Command{Use: "warmup", Short: "IP warm-up plans: simulate one, or show and steer a running node's"}
 	var (
 		configPath, plan, chart  string
 		days, volume             int
@@ -89,6 +89,7 @@ step back). --chart FILE also writes the curve as an SVG chart.`,
 	sim.Flags().StringVar(&chart, "chart", "", "also write the simulated curve as an SVG chart to this file")
 	_ = sim.MarkFlagRequired("plan")
 	cmd.AddCommand(sim)
+	addWarmupOps(cmd) // status, pause, resume, advance, reset: warmupops.go
 	return cmd
 }
 
