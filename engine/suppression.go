@@ -94,7 +94,7 @@ func (e *Engine) Suppress(entries ...SuppressionEntry) (int, error) {
 	defer e.suppr.mu.Unlock()
 	n := 0
 	for _, en := range clean {
-		if _, had := e.suppr.l.Lookup(en.Scope, en.Address); !had {
+		if had := e.suppr.l.Remove(en.Scope, en.Address); !had { // exact scope, not the global entry
 			n++
 		}
 		e.suppr.l.Add(en)
@@ -121,8 +121,9 @@ func (e *Engine) Unsuppress(scope, addr string) (bool, error) {
 }
 
 // Suppressions lists the entries in scope ("*" for every scope), sorted by
-// scope then address, from the one after `after` (an address; "" from the
-// start), at most limit (0: all).
+// scope then address, from the one after `after` ("" from the start: an
+// address, or with scope "*" the cursor SuppressionCursor of the last entry
+// seen), at most limit (0: all).
 func (e *Engine) Suppressions(scope, after string, limit int) []SuppressionEntry {
 	e.suppr.mu.RLock()
 	all := e.suppr.l.List()
@@ -132,8 +133,14 @@ func (e *Engine) Suppressions(scope, after string, limit int) []SuppressionEntry
 		if scope != "*" && en.Scope != strings.ToLower(scope) {
 			continue
 		}
-		if after != "" && en.Address <= after {
-			continue
+		if after != "" {
+			cur := en.Address
+			if scope == "*" {
+				cur = SuppressionCursor(en)
+			}
+			if cur <= after {
+				continue
+			}
 		}
 		out = append(out, en)
 		if limit > 0 && len(out) == limit {
@@ -142,6 +149,9 @@ func (e *Engine) Suppressions(scope, after string, limit int) []SuppressionEntry
 	}
 	return out
 }
+
+// SuppressionCursor is the paging cursor of en in a listing of every scope.
+func SuppressionCursor(en SuppressionEntry) string { return en.Scope + "\x00" + en.Address }
 
 // ImportSuppressions reads CSV rows "address[,scope[,reason]]" (a first
 // row "address,..." is a header) and adds them in one durable batch; scope

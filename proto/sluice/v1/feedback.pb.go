@@ -913,8 +913,8 @@ func (x *AddSuppressionsRequest) GetEntries() []*Suppression {
 
 type AddSuppressionsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// added counts the entries whose address was not suppressed for their
-	// scope before (by an entry of the scope, or a global one).
+	// added counts the entries new to their exact scope (an entry that
+	// replaces one of the same address and scope is not counted).
 	Added         int32 `protobuf:"varint,1,opt,name=added,proto3" json:"added,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
