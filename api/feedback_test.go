@@ -189,7 +189,7 @@ func TestSuppressions_SuppressedRecipient_RefusedByInject(t *testing.T) {
 	}
 	_, err := env.client.Inject(withKey(keyInject), &pb.InjectRequest{From: "news@shop.example",
 		Recipients: rcpts("Gone@b.test"), Content: &pb.Content{RawMime: rawMIME}})
-	wantStatus(t, err, codes.InvalidArgument, "recipients[0]")
+	wantStatus(t, err, codes.InvalidArgument, "recipients[0].address")
 	if msg := status.Convert(err).Message(); !strings.Contains(msg, "suppression list") || !strings.Contains(msg, "asked") {
 		t.Fatalf("message does not say why: %q", msg)
 	}
@@ -231,7 +231,7 @@ func TestFeedback_ReportComplaint_SuppressesRecipient(t *testing.T) {
 	}
 	_, err = env.client.Inject(withKey(keyInject), &pb.InjectRequest{From: "news@shop.example",
 		Recipients: rcpts("alice.smith@yahoo.com"), Content: &pb.Content{RawMime: rawMIME}})
-	wantStatus(t, err, codes.InvalidArgument, "recipients[0]")
+	wantStatus(t, err, codes.InvalidArgument, "recipients[0].address")
 
 	// REST: the report base64 in JSON; a second report changes nothing new.
 	b, _ := json.Marshal(map[string]string{"kind": "complaint", "message": base64.StdEncoding.EncodeToString(arf)})

@@ -108,6 +108,12 @@ func unwrapCompose(err error) error {
 	return err
 }
 
+// suppressionChecker is the engine's suppression check before submitting
+// (so that an all-or-nothing job fails before anything is stored).
+type suppressionChecker interface {
+	RefusesRecipient(from, tenant, rcpt string) error
+}
+
 // prepare checks every recipient and renders every body, so that an
 // all-or-nothing job is rejected before anything is queued. Rendered bodies
 // are held in memory until submitted (a batch of 10,000 costs 10,000
@@ -148,6 +154,12 @@ func (s *Server) prepare(j *job) (*plan, error) {
 		if err := checkAddress(r.GetAddress()); err != nil {
 			reject(i, field+".address", err)
 			continue
+		}
+		if sc, ok := s.opts.Submitter.(suppressionChecker); ok {
+			if err := sc.RefusesRecipient(j.from, j.tenant, r.GetAddress()); err != nil {
+				reject(i, field+".address", err)
+				continue
+			}
 		}
 		if raw != nil {
 			if len(r.GetVars()) > 0 {

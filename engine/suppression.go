@@ -290,3 +290,27 @@ func (e *Engine) suppressionFor(it resultItem, r spool.Recipient, category strin
 	}
 	return en
 }
+
+// RefusesRecipient returns an error wrapping ErrSuppressed when Submit
+// would refuse mail from from (and tenant) to rcpt because of the
+// suppression list (on_submit: refuse); nil otherwise. Injectors that must
+// be all-or-nothing ask before they store anything.
+func (e *Engine) RefusesRecipient(from, tenant, rcpt string) error {
+	if e.suppressOnSubmit() != "refuse" {
+		return nil
+	}
+	e.suppr.mu.RLock()
+	defer e.suppr.mu.RUnlock()
+	if e.suppr.l == nil || e.suppr.l.Len() == 0 {
+		return nil
+	}
+	en, ok := e.suppressedOf(&Envelope{From: from, Tenant: tenant}, rcpt)
+	if !ok {
+		return nil
+	}
+	scope := "global"
+	if en.Scope != "" {
+		scope = en.Scope
+	}
+	return fmt.Errorf("%w (%s, %s)", ErrSuppressed, en.Reason, scope)
+}
