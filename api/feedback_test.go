@@ -197,7 +197,7 @@ func TestSuppressions_SuppressedRecipient_RefusedByInject(t *testing.T) {
 	// field naming the suppressed one.
 	_, err = env.client.Inject(withKey(keyInject), &pb.InjectRequest{From: "news@shop.example",
 		Recipients: rcpts("a@b.test", "gone@b.test"), Content: &pb.Content{RawMime: rawMIME}})
-	wantStatus(t, err, codes.InvalidArgument, "recipients[1]")
+	wantStatus(t, err, codes.InvalidArgument, "recipients[1].address")
 	// Templated content is one message per recipient: the others are queued
 	// and the suppressed one is reported on its own.
 	resp, err := env.client.InjectBatch(withKey(keyInject), &pb.InjectBatchRequest{From: "news@shop.example", Partial: true,
