@@ -203,7 +203,7 @@ func TestSuppressions_SuppressedRecipient_RefusedByInject(t *testing.T) {
 	resp, err := env.client.InjectBatch(withKey(keyInject), &pb.InjectBatchRequest{From: "news@shop.example", Partial: true,
 		Recipients: rcpts("a@b.test", "gone@b.test", "c@b.test"), Content: &pb.Content{Subject: "s", Text: "t"}})
 	if err != nil || resp.Queued != 2 || resp.Recipients[1].State != pb.RecipientStatus_REJECTED ||
-		resp.Recipients[1].Field != "recipients[1]" {
+		resp.Recipients[1].Field != "recipients[1].address" {
 		t.Fatalf("batch: %v %v", resp, err)
 	}
 	if st := env.eng.SpoolStats(); st.Recipients != 2 {
