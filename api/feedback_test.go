@@ -209,6 +209,13 @@ func TestSuppressions_SuppressedRecipient_RefusedByInject(t *testing.T) {
 	if st := env.eng.SpoolStats(); st.Recipients != 2 {
 		t.Fatalf("spool holds %d recipients", st.Recipients)
 	}
+	// All-or-nothing: refused before anything is stored.
+	_, err = env.client.InjectBatch(withKey(keyInject), &pb.InjectBatchRequest{From: "news@shop.example",
+		Recipients: rcpts("d@b.test", "gone@b.test"), Content: &pb.Content{Subject: "s", Text: "t"}})
+	wantStatus(t, err, codes.InvalidArgument, "recipients[1].address")
+	if st := env.eng.SpoolStats(); st.Recipients != 2 {
+		t.Fatalf("an all-or-nothing batch with a suppressed recipient stored %d", st.Recipients-2)
+	}
 }
 
 func TestFeedback_ReportComplaint_SuppressesRecipient(t *testing.T) {
