@@ -71,22 +71,13 @@ func (s *suppressionsService) ListSuppressions(ctx context.Context, r *pb.ListSu
 			return nil, badField("page_token", "page_token is not one this listing returned")
 		}
 	}
-	var ens []engine.SuppressionEntry
 	if all {
-		// NB: the engine's cursor is an address within one scope; across
-		// scopes the API skips to the token itself.
-		ens = s.s.opts.Admin.Suppressions("*", "", 0)
+		scope = "*"
 		if after != "" {
-			i := 0
-			for i < len(ens) && (ens[i].Scope < afterScope || (ens[i].Scope == afterScope && ens[i].Address <= after)) {
-				i++
-			}
-			ens = ens[i:]
+			after = engine.SuppressionCursor(engine.SuppressionEntry{Scope: afterScope, Address: after})
 		}
-		ens = ens[:min(len(ens), size+1)]
-	} else {
-		ens = s.s.opts.Admin.Suppressions(scope, after, size+1)
 	}
+	ens := s.s.opts.Admin.Suppressions(scope, after, size+1)
 	out := &pb.ListSuppressionsResponse{Suppressions: make([]*pb.Suppression, 0, min(len(ens), size))}
 	for i, en := range ens {
 		if i == size {

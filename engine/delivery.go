@@ -154,8 +154,8 @@ func (e *Engine) dispatch(ctx context.Context, k queue.Key) {
 		return // out of the heap until Resume schedules it again
 	}
 	now := e.clock()
-	if until := e.warmHolds.heldUntil(k, now); !until.IsZero() {
-		e.sched.Schedule(k, until) // warm-up: no headroom until then
+	if until := e.holds.heldUntil(k, now); !until.IsZero() {
+		e.sched.Schedule(k, until) // held (warm-up cap, feedback action) until then
 		return
 	}
 	f := e.dstate.flight(k)
@@ -210,7 +210,7 @@ func (e *Engine) dispatch(ctx context.Context, k queue.Key) {
 // forgets it when empty.
 func (e *Engine) scheduleHead(k queue.Key) {
 	if due, ok := e.spool.QueueHead(k.VMTA, k.Domain); ok {
-		if until := e.warmHolds.heldUntil(k, e.clock()); until.After(due) {
+		if until := e.holds.heldUntil(k, e.clock()); until.After(due) {
 			due = until
 		}
 		e.sched.Schedule(k, due)
@@ -460,14 +460,11 @@ func (e *Engine) release(k queue.Key, rs []spool.Recipient) {
 // recipients, reschedules deferred ones, logs accounting, sends DSNs.
 func (e *Engine) finish(it resultItem) {
 	defer e.release(it.key, it.batch)
+	now := e.clock()
+	e.warmupResult(it, now) // local replies (shutdown included) give their reservation back
 	if errors.Is(it.res.Err, deliver.ErrClosed) {
-		if it.warm.Day != "" {
-			e.warm.Load().Release(it.warm, len(it.batch)) // never sent
-		}
 		return // not an attempt: the node is stopping; the spool keeps them
 	}
-	now := e.clock()
-	e.warmupResult(it, now)
 	e.feedbackResult(it, now)
 	var done []spool.Recipient
 	var bounced, delayed []bounce
@@ -495,7 +492,7 @@ func (e *Engine) finish(it resultItem) {
 			rec.Type, rec.DSNAction = acct.TypeBounced, "failed"
 			nBounced++
 			if cats[rec.Category] && !reply.Local {
-				suppress = append(suppress, e.suppressionFor(it, r, rec.Category, reply))
+				suppress = append(suppress, e.autoEntry(r.Address, it.env.From, it.env.Tenant, rec.Category, "bounce: "+reply.String()))
 			}
 		default:
 			next := retryAt(now, r.Attempts, it.retry, rand.Float64()*0.2-0.1)
@@ -562,8 +559,7 @@ func (e *Engine) acctRecord(it resultItem, r spool.Recipient, reply client.Reply
 	}
 	cat := ""
 	if !reply.Positive() {
-		cat = string(feedback.Classify(feedback.Reply{Code: reply.Code, Enhanced: reply.Enhanced, Text: reply.Text,
-			Local: reply.Local}, e.rules()))
+		cat = string(feedback.Classify(fbReply(reply), e.rules()))
 	}
 	return acct.Record{
 		Category:   cat,

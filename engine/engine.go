@@ -67,8 +67,9 @@ type Engine struct {
 	dkim     atomic.Pointer[dkim.Signer]
 	events   *eventHub // the delivery event stream (events.go)
 	// warm is the warm-up tracker (warmup.go); replaced by a reload.
-	warm      atomic.Pointer[warmup.Tracker]
-	warmHolds holds
+	warm atomic.Pointer[warmup.Tracker]
+	// holds are queues kept off the schedule until a time (holds.go).
+	holds holds
 	// fb is what receivers said, per (vmta, site) (feedback.go); fbRules
 	// and fbSet the reply rules and feedback settings in force.
 	fb      feedbackState
@@ -157,7 +158,7 @@ func New(cfg *configs.Config, deps Deps) (*Engine, error) {
 func (e *Engine) Close() error {
 	e.waitDelivery(30 * time.Second)
 	if t := e.warm.Load(); t != nil {
-		e.saveWarmup(t)
+		e.persistWarmup(t, e.clock(), nil)
 	}
 	e.events.close()
 	if e.acct != nil {

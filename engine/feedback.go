@@ -37,7 +37,7 @@ import (
 // live in memory: a restart forgets them (as it forgets the adaptive rate),
 // which errs towards sending, like a new IP's first connection would.
 
-// siteKey names one (vmta, site) as the deliver pool does.
+// fbKey names one (vmta, site, scope) as the deliver pool does.
 type fbKey struct{ vmta, site, scope string }
 
 // siteFeedback is what one (vmta, site) has been told.
@@ -166,7 +166,7 @@ func (e *Engine) rules() *feedback.Rules {
 }
 
 // siteOf returns (creating) the feedback of (vmta, site).
-func (e *Engine) siteOf(k fbKey, domain string, plan []string) *siteFeedback {
+func (e *Engine) siteOf(k fbKey, domain, mxSite string) *siteFeedback {
 	e.fb.mu.Lock()
 	defer e.fb.mu.Unlock()
 	if e.fb.sites == nil {
@@ -174,7 +174,7 @@ func (e *Engine) siteOf(k fbKey, domain string, plan []string) *siteFeedback {
 	}
 	s := e.fb.sites[k]
 	if s == nil {
-		s = &siteFeedback{group: e.rules().Group(plan...), domain: domain}
+		s = &siteFeedback{group: e.rules().Group(mxHostsOf(mxSite)...), domain: domain}
 		e.fb.sites[k] = s
 	}
 	return s
@@ -197,14 +197,13 @@ func (e *Engine) feedbackResult(it resultItem, now time.Time) {
 		return // made up before any connection (DNS, expiry)
 	}
 	k := fbKey{it.key.VMTA, it.site, it.scope}
-	s := e.siteOf(k, it.key.Domain, mxHostsOf(it.mxSite))
+	s := e.siteOf(k, it.key.Domain, it.mxSite)
 	rules := e.rules()
 	var newActs []*feedback.Action
 	as := e.fbSet.Load()
 	s.mu.Lock()
 	if s.ad == nil && as != nil && !as.off {
-		dl := e.deliverLimits(e.limits(it.key.VMTA, it.key.Domain, it.site))
-		dl.SetDefaults()
+		dl := e.ceiling(it.key.VMTA, it.key.Domain, it.site)
 		s.ad = feedback.NewAdaptive(float64(dl.MsgRate), dl.MaxConnections, as.cfg)
 		s.applied.rate, s.applied.conns = s.ad.Current()
 	}
@@ -241,14 +240,13 @@ func (e *Engine) feedbackResult(it resultItem, now time.Time) {
 	var adopt *deliver.Limits
 	if s.ad != nil {
 		if r, c := s.ad.Current(); r != s.applied.rate || c != s.applied.conns {
-			dl := e.deliverLimits(e.limits(it.key.VMTA, it.key.Domain, it.site))
-			dl.SetDefaults()
+			dl := e.ceiling(it.key.VMTA, it.key.Domain, it.site)
 			e.log.Info("adaptive rate changed", "vmta", it.key.VMTA, "site", it.site, "rate", r, "conns", c,
 				"was_rate", s.applied.rate, "was_conns", s.applied.conns, "backoff", s.ad.InBackoff())
 			s.applied.rate, s.applied.conns = r, c
 			dl.MaxConnections = c
 			if r > 0 {
-				dl.MsgRate, dl.MsgBurst = rateLimit(r), max(1, int(r/10))
+				dl.MsgRate, dl.MsgBurst = rate.Limit(r), max(1, int(r/10))
 			}
 			adopt = &dl
 		}
@@ -278,10 +276,15 @@ func (s *siteFeedback) record(act *feedback.Action) bool {
 	return true
 }
 
+// dropExpired forgets the actions that have lapsed at now. s.mu held.
+func (s *siteFeedback) dropExpired(now time.Time) {
+	s.actions = slices.DeleteFunc(s.actions, func(a *feedback.Action) bool { return a.Expired(now) })
+}
+
 // inForce returns the action of kind in force at now, dropping expired
 // ones. s.mu held.
 func (s *siteFeedback) inForce(kind feedback.ActionKind, now time.Time) *feedback.Action {
-	s.actions = slices.DeleteFunc(s.actions, func(a *feedback.Action) bool { return a.Expired(now) })
+	s.dropExpired(now)
 	for _, a := range s.actions {
 		if a.Kind == kind {
 			return a
@@ -363,7 +366,7 @@ func (e *Engine) Actions() []ActionInfo {
 	for _, k := range keys {
 		s := e.lookupSite(k)
 		s.mu.Lock()
-		s.inForce("", now) // drop the expired
+		s.dropExpired(now)
 		for _, a := range s.actions {
 			out = append(out, ActionInfo{VMTA: k.vmta, Site: k.site, Group: a.Group, Kind: string(a.Kind), Cause: a.Cause,
 				Start: a.Start, Expiry: a.Expiry})
@@ -420,9 +423,8 @@ func (e *Engine) LiftAction(vmta, site, kind, by string) (int, error) {
 			s.ad = nil // a fresh Adaptive at the ceiling on the next reply
 			s.applied.rate, s.applied.conns = 0, 0
 			lifted = append(lifted, &feedback.Action{Kind: feedback.ActionBackoff, Group: s.group, Cause: "adaptive backoff"})
-			dl := e.deliverLimits(e.limits(k.vmta, s.domain, k.site))
 			if e.conns != nil {
-				e.conns.Adopt(k.vmta, k.site, k.scope, dl)
+				e.conns.Adopt(k.vmta, k.site, k.scope, e.ceiling(k.vmta, s.domain, k.site))
 			}
 		}
 		s.mu.Unlock()
@@ -434,7 +436,7 @@ func (e *Engine) LiftAction(vmta, site, kind, by string) (int, error) {
 	if n == 0 {
 		return 0, ErrNoAction
 	}
-	for _, k := range e.warmHolds.clear(vmta) {
+	for _, k := range e.holds.clear(vmta) {
 		e.scheduleHead(k)
 	}
 	return n, nil
@@ -448,5 +450,10 @@ func mxHostsOf(site string) []string {
 	return strings.Split(site, ",")
 }
 
-// rateLimit converts messages per second to a limiter rate.
-func rateLimit(r float64) rate.Limit { return rate.Limit(r) }
+// ceiling is the configured limits of (vmta, site), defaults filled: what
+// the adaptive rate never goes above.
+func (e *Engine) ceiling(vmta, domain, site string) deliver.Limits {
+	dl := e.deliverLimits(e.limits(vmta, domain, site))
+	dl.SetDefaults()
+	return dl
+}

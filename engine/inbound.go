@@ -60,12 +60,6 @@ const (
 	maxKeptReport = 256 << 10
 )
 
-// The warm-up verdicts of one asynchronous bounce and one complaint.
-var (
-	warmupDayBounced   = warmup.DayStats{Bounced: 1}
-	warmupDayComplaint = warmup.DayStats{Complaints: 1}
-)
-
 // FeedbackKind says what an inbound message is.
 type FeedbackKind string
 
@@ -264,10 +258,7 @@ func (e *Engine) asyncBounce(rcpt string, body []byte) (*FeedbackResult, error) 
 	now := e.clock()
 	if known {
 		e.outcomes.record(sent.VMTA, domainOf(sent.Recipient), now, 'b')
-		if t := e.warm.Load(); t != nil && t.Warming(sent.VMTA) {
-			t.Record(now, sent.VMTA, sent.MXSite, warmupDayBounced)
-			e.saveWarmup(t)
-		}
+		e.recordWarmup(sent.VMTA, sent.MXSite, warmup.DayStats{Bounced: 1})
 	}
 	e.writeFeedbackAcct(acct.Record{Type: acct.TypeBounced, TimeQueued: sent.Queued, TimeLogged: now, From: sent.From,
 		Recipient: res.Recipient, VMTA: sent.VMTA, SourceIP: sent.SourceIP, DestHost: r.RemoteMTA,
@@ -343,10 +334,7 @@ func (e *Engine) complaint(body []byte) (*FeedbackResult, error) {
 			}
 		}
 		e.metrics.complaints.WithLabelValues(sent.VMTA, e.rules().Group(mxHostsOf(site)...)).Inc()
-		if t := e.warm.Load(); t != nil && t.Warming(sent.VMTA) {
-			t.Record(now, sent.VMTA, site, warmupDayComplaint)
-			e.saveWarmup(t)
-		}
+		e.recordWarmup(sent.VMTA, site, warmup.DayStats{Complaints: 1})
 	}
 	e.writeFeedbackAcct(acct.Record{Type: acct.TypeFeedback, TimeQueued: sent.Queued, TimeLogged: now, From: sent.From,
 		Recipient: res.Recipient, VMTA: sent.VMTA, SourceIP: c.SourceIP, DestHost: c.ReportingMTA,
@@ -376,16 +364,7 @@ func (e *Engine) vmtaBySource(ip string) string {
 
 // autoSuppress adds rcpt in the configured scope; it reports success.
 func (e *Engine) autoSuppress(rcpt string, sent sentRecord, reason, source string) bool {
-	en := SuppressionEntry{Address: rcpt, Reason: reason, Source: source}
-	switch e.fbSet.Load().scope {
-	case "sender_domain":
-		if sent.From != "" {
-			en.Scope = senderScope(sent.From)
-		}
-	case "tenant":
-		en.Scope = strings.ToLower(sent.Tenant)
-	}
-	if _, err := e.Suppress(en); err != nil {
+	if _, err := e.Suppress(e.autoEntry(rcpt, sent.From, sent.Tenant, reason, source)); err != nil {
 		e.log.Warn("suppress", "rcpt", rcpt, "err", err)
 		return false
 	}

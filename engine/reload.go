@@ -85,12 +85,10 @@ func (e *Engine) commitConfig(p *preparedConfig) error {
 	if err := e.applyRouting(r); err != nil {
 		return fmt.Errorf("engine: reload: %w", err)
 	}
-	e.dkim.Store(p.signer)
-	e.installFeedback(p)
-	if err := e.installTracker(p.warm); err != nil {
+	if err := e.installPolicies(p); err != nil {
 		return err
 	}
-	for _, k := range e.warmHolds.clear("") {
+	for _, k := range e.holds.clear("") {
 		e.scheduleHead(k) // the new plans may have room
 	}
 	if p.res != nil {
@@ -112,6 +110,14 @@ func (e *Engine) commitConfig(p *preparedConfig) error {
 	e.cfg = cfg
 	e.log.Info("configuration reloaded", "vmtas", len(r.senders), "pools", len(r.pools))
 	return nil
+}
+
+// installPolicies puts a prepared configuration's DKIM signer, feedback
+// rules and settings, and warm-up tracker in force (start and reload).
+func (e *Engine) installPolicies(p *preparedConfig) error {
+	e.dkim.Store(p.signer)
+	e.installFeedback(p)
+	return e.installTracker(p.warm)
 }
 
 // restartOnly names the sections that changed but are not reloadable.

@@ -38,9 +38,7 @@ func (e *Engine) setupDelivery(cfg *configs.Config, deps Deps) error {
 		return err
 	}
 	r := p.r
-	e.dkim.Store(p.signer)
-	e.installFeedback(p)
-	if err := e.installTracker(p.warm); err != nil {
+	if err := e.installPolicies(p); err != nil {
 		return err
 	}
 	if e.state, err = memdb.NewMemDB(routingSchema); err != nil {

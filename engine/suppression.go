@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/sluice-mta/sluice/engine/acct"
-	"github.com/sluice-mta/sluice/engine/deliver/client"
 	"github.com/sluice-mta/sluice/engine/spool"
 	"github.com/sluice-mta/sluice/feedback"
 )
@@ -240,12 +239,7 @@ func (e *Engine) checkSuppressed(env *Envelope, now time.Time) error {
 	}
 	e.metrics.suppressedRcpts.Add(float64(len(hits)))
 	if e.suppressOnSubmit() == "refuse" {
-		scope := "global"
-		if first.Scope != "" {
-			scope = first.Scope
-		}
-		return fmt.Errorf("%w: recipient %d <%s>: %w (%s, %s)", ErrInvalidEnvelope, hits[0], env.To[hits[0]],
-			ErrSuppressed, first.Reason, scope)
+		return fmt.Errorf("%w: recipient %d <%s>: %w", ErrInvalidEnvelope, hits[0], env.To[hits[0]], suppressedErr(first))
 	}
 	recs := make([]acct.Record, 0, len(hits))
 	env.dropRecipients(func(i int, rcpt string) bool {
@@ -277,16 +271,17 @@ func (e *Engine) suppressOnSubmit() string {
 	return "refuse"
 }
 
-// suppressionFor is the entry a hard bounce of recipient r adds.
-func (e *Engine) suppressionFor(it resultItem, r spool.Recipient, category string, reply client.Reply) SuppressionEntry {
-	en := SuppressionEntry{Address: r.Address, Reason: category, Source: "bounce: " + reply.String()}
+// autoEntry is the entry that feedback (a hard bounce, a complaint) adds
+// for rcpt of mail from from and tenant, in the configured scope.
+func (e *Engine) autoEntry(rcpt, from, tenant, reason, source string) SuppressionEntry {
+	en := SuppressionEntry{Address: rcpt, Reason: reason, Source: source}
 	switch e.fbSet.Load().scope {
 	case "sender_domain":
-		if it.env.From != "" {
-			en.Scope = senderScope(it.env.From)
+		if from != "" {
+			en.Scope = senderScope(from)
 		}
 	case "tenant":
-		en.Scope = strings.ToLower(it.env.Tenant)
+		en.Scope = strings.ToLower(tenant)
 	}
 	return en
 }
@@ -308,6 +303,12 @@ func (e *Engine) RefusesRecipient(from, tenant, rcpt string) error {
 	if !ok {
 		return nil
 	}
+	return suppressedErr(en)
+}
+
+// suppressedErr says why en refuses mail: ErrSuppressed, the reason and
+// the scope.
+func suppressedErr(en SuppressionEntry) error {
 	scope := "global"
 	if en.Scope != "" {
 		scope = en.Scope

@@ -2,9 +2,7 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/sluice-mta/sluice/configs"
@@ -43,50 +41,6 @@ const warmupKeep = 365 * 24 * time.Hour
 // EventWarmup is a warm-up decision (advance, hold, step back, operator).
 const EventWarmup = "warmup"
 
-// holds are the queues held by warm-up until a time (overflow: hold).
-type holds struct {
-	mu    sync.Mutex
-	until map[queue.Key]time.Time
-}
-
-// heldUntil returns when k's hold ends, or the zero time.
-func (h *holds) heldUntil(k queue.Key, now time.Time) time.Time {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	t, ok := h.until[k]
-	if ok && !now.Before(t) {
-		delete(h.until, k)
-		return time.Time{}
-	}
-	return t
-}
-
-func (h *holds) hold(k queue.Key, until time.Time) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.until == nil {
-		h.until = map[queue.Key]time.Time{}
-	}
-	if until.After(h.until[k]) {
-		h.until[k] = until
-	}
-}
-
-// clear lifts every hold of vmta ("" for all): after an operator's advance
-// or reset the caps have changed.
-func (h *holds) clear(vmta string) []queue.Key {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []queue.Key
-	for k := range h.until {
-		if vmta == "" || k.VMTA == vmta {
-			delete(h.until, k)
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
 // newTracker builds the warm-up tracker of cfg and assigns every vmta that
 // names a plan; errors name the key and line.
 func newTracker(cfg *configs.Config, now time.Time) (*warmup.Tracker, error) {
@@ -103,12 +57,7 @@ func newTracker(cfg *configs.Config, now time.Time) (*warmup.Tracker, error) {
 			continue
 		}
 		if err := t.Assign(v.Name, warmup.Assignment{Plan: v.Warmup.Plan, Start: v.Warmup.Start}, now); err != nil {
-			key := fmt.Sprintf("vmtas[%d].warmup", i)
-			var fe *warmup.FieldError
-			if errors.As(err, &fe) {
-				return nil, lineErr(cfg, key+"."+fe.Field, errors.New(fe.Msg))
-			}
-			return nil, lineErr(cfg, key, err)
+			return nil, warmupLineErr(cfg, fmt.Sprintf("vmtas[%d].warmup", i), err)
 		}
 	}
 	return t, nil
@@ -141,47 +90,58 @@ func (e *Engine) installTracker(t *warmup.Tracker) error {
 	return nil
 }
 
-// saveWarmup persists the warm-up states changed since the last save.
-func (e *Engine) saveWarmup(t *warmup.Tracker) {
-	for _, en := range t.Changed() {
+// persistWarmup streams decs and the decisions the tracker made since the
+// last call, then saves the states changed since the last save in one
+// synced batch (which makes the events durable too).
+func (e *Engine) persistWarmup(t *warmup.Tracker, now time.Time, decs []warmup.Event) {
+	decs = append(decs, t.TakeEvents()...)
+	if len(decs) > 0 {
+		evs := make([]Event, 0, len(decs))
+		for _, d := range decs {
+			e.log.Info("warm-up decision", "vmta", d.VMTA, "group", d.Group, "action", d.Action, "day", d.Day,
+				"from_day", d.From+1, "to_day", d.To+1, "reason", d.Reason)
+			evs = append(evs, Event{Time: now, Type: EventWarmup, VMTA: d.VMTA, Category: d.Group,
+				Reply: fmt.Sprintf("%s: day %d -> %d (%s): %s", d.Action, d.From+1, d.To+1, d.Day, d.Reason)})
+		}
+		e.appendEvents(evs)
+		defer e.events.notify()
+	}
+	changed := t.Changed()
+	if len(changed) == 0 {
+		return
+	}
+	recs := make([]spool.Record, 0, len(changed))
+	for _, en := range changed {
 		v, err := json.Marshal(en)
 		if err != nil {
 			continue
 		}
-		if err := e.spool.PutRecord(warmupRecordPrefix+en.VMTA+"/"+en.Group, v, e.clock().Add(warmupKeep)); err != nil {
-			e.log.Warn("save warm-up state", "vmta", en.VMTA, "group", en.Group, "err", err)
-		}
+		recs = append(recs, spool.Record{Key: warmupRecordPrefix + en.VMTA + "/" + en.Group, Value: v, Expires: now.Add(warmupKeep)})
+	}
+	if err := e.spool.PutRecords(recs, true); err != nil {
+		e.log.Warn("save warm-up states", "n", len(recs), "err", err)
 	}
 }
 
-// warmupTick rolls the warm-up days, turns the decisions into events and
-// saves the states. The delivery loop calls it every minute.
+// warmupTick rolls the warm-up days, streams the decisions and saves the
+// states. The delivery loop calls it every minute.
 func (e *Engine) warmupTick() {
+	if t := e.warm.Load(); t != nil {
+		now := e.clock()
+		e.persistWarmup(t, now, t.Tick(now))
+	}
+}
+
+// recordWarmup adds a receiver's verdicts (a late bounce, a complaint) to
+// vmta's warm-up day for site, when vmta is warming.
+func (e *Engine) recordWarmup(vmta, site string, d warmup.DayStats) {
 	t := e.warm.Load()
-	if t == nil {
+	if t == nil || !t.Warming(vmta) {
 		return
 	}
 	now := e.clock()
-	decs := t.Tick(now)
-	e.warmupEvents(now, decs)
-	e.saveWarmup(t)
-}
-
-func (e *Engine) warmupEvents(now time.Time, decs []warmup.Event) {
-	if len(decs) == 0 {
-		return
-	}
-	evs := make([]Event, 0, len(decs))
-	for _, d := range decs {
-		e.log.Info("warm-up decision", "vmta", d.VMTA, "group", d.Group, "action", d.Action, "day", d.Day,
-			"from_day", d.From+1, "to_day", d.To+1, "reason", d.Reason)
-		evs = append(evs, Event{Time: now, Type: EventWarmup, VMTA: d.VMTA, Category: d.Group,
-			Reply: fmt.Sprintf("%s: day %d -> %d (%s): %s", d.Action, d.From+1, d.To+1, d.Day, d.Reason)})
-	}
-	e.appendEvents(evs)
-	// NB: the saved states below are synced, which covers the events.
-	defer e.events.notify()
-	e.saveWarmup(e.warm.Load())
+	t.Record(now, vmta, site, d)
+	e.persistWarmup(t, now, nil)
 }
 
 // warmupGate decides what part of a batch vmta may send to site now. It
@@ -198,10 +158,7 @@ func (e *Engine) warmupGate(k queue.Key, site string, live []spool.Recipient) ([
 	}
 	now := e.clock()
 	r, _ := t.Reserve(now, k.VMTA, site, len(live))
-	if r.Day != "" && r.N > 0 {
-		e.saveWarmup(t) // before sending: see the NB at the top
-	}
-	e.warmupEvents(now, t.TakeEvents()) // a day that closed on this call
+	e.persistWarmup(t, now, nil) // before sending: see the NB at the top
 	if r.N >= len(live) {
 		return live, r
 	}
@@ -245,7 +202,7 @@ func (e *Engine) moveOrHold(k queue.Key, site string, rest []spool.Recipient, un
 		e.metrics.moved.Add(float64(len(rs)))
 	}
 	if len(kept) > 0 {
-		e.warmHolds.hold(k, until)
+		e.holds.hold(k, until)
 		e.metrics.held.Add(float64(len(kept)))
 		e.log.Debug("queue held", "vmta", k.VMTA, "domain", k.Domain, "until", until, "n", len(kept))
 	}
@@ -326,8 +283,7 @@ func (e *Engine) warmupResult(it resultItem, now time.Time) {
 	}
 	t.Release(r, unjudged)
 	t.Record(now, r.VMTA, it.mxSite, d)
-	e.saveWarmup(t)
-	e.warmupEvents(now, t.TakeEvents())
+	e.persistWarmup(t, now, nil)
 }
 
 // WarmupVMTA is one warming vmta's status: its plan and a line per
@@ -401,7 +357,7 @@ func (e *Engine) WarmupControl(op WarmupOp, vmta, group string) error {
 	}
 	e.warmupTick()
 	if e.sched != nil {
-		for _, k := range e.warmHolds.clear(vmta) {
+		for _, k := range e.holds.clear(vmta) {
 			e.scheduleHead(k)
 		}
 	}

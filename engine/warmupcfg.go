@@ -26,34 +26,21 @@ func WarmupConfig(cfg *configs.Config) (warmup.Config, error) {
 	}
 	out.SetDefaults()
 	if err := out.Validate(); err != nil {
-		var fe *warmup.FieldError
-		if errors.As(err, &fe) {
-			return out, lineErr(cfg, "warmup."+fe.Field, errors.New(fe.Msg))
-		}
-		return out, lineErr(cfg, "warmup", err)
+		return out, warmupLineErr(cfg, "warmup", err)
 	}
-	for i, v := range cfg.VMTAs {
-		if v.Warmup == nil {
-			continue
-		}
-		key := fmt.Sprintf("vmtas[%d].warmup", i)
-		if !hasPlan(out, v.Warmup.Plan) {
-			return out, lineErr(cfg, key+".plan", fmt.Errorf("unknown warm-up plan %q", v.Warmup.Plan))
-		}
-		if _, err := time.Parse(time.DateOnly, v.Warmup.Start); err != nil {
-			return out, lineErr(cfg, key+".start", fmt.Errorf("want a date YYYY-MM-DD, got %q", v.Warmup.Start))
-		}
-	}
+	// NB: the vmtas' assignments (plan, start) are checked by newTracker,
+	// which needs the clock to refuse a start in the future.
 	return out, nil
 }
 
-func hasPlan(c warmup.Config, name string) bool {
-	for _, p := range c.Plans {
-		if p.Name == name {
-			return true
-		}
+// warmupLineErr names the key (key + "." + the field of a
+// *warmup.FieldError) and its line.
+func warmupLineErr(cfg *configs.Config, key string, err error) error {
+	var fe *warmup.FieldError
+	if errors.As(err, &fe) {
+		return lineErr(cfg, key+"."+fe.Field, errors.New(fe.Msg))
 	}
-	return false
+	return lineErr(cfg, key, err)
 }
 
 func warmupPlan(cfg *configs.Config, key string, p configs.WarmupPlan) (warmup.Plan, error) {
