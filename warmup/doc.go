@@ -53,9 +53,10 @@
 //
 // # Persistence
 //
-// State is plain JSON-tagged data. The engine saves Tracker.Changed in the
-// spool batch that records the delivery results, so after kill -9 the
-// counters agree with the spool, and loads them with Tracker.Restore at start.
+// State is plain JSON-tagged data. The engine saves Tracker.Changed, synced,
+// after each Reserve and before sending, so after kill -9 the counters can
+// only be ahead of what left (the cap's safe side), and loads them with
+// Tracker.Restore at start.
 //
 // # Concurrency
 //

@@ -208,8 +208,8 @@ func (t *Tracker) HasHeadroomAt(now time.Time, vmta, site string) bool {
 // Reserve counts up to n recipients of vmta to site against today's cap
 // before they are sent, and returns how many it counted (ok when at least
 // one). When it counts fewer than n, r.Overflow and r.Until say what
-// becomes of the rest. The caller sends only r.N recipients and Releases those the receiver
-// never judged. A vmta without a plan gets all n.
+// becomes of the rest. The caller sends only r.N recipients and Releases
+// those the receiver never judged. A vmta without a plan gets all n.
 func (t *Tracker) Reserve(now time.Time, vmta, site string, n int) (r Reservation, ok bool) {
 	group := t.groups.Of(site)
 	r = Reservation{VMTA: vmta, Group: group}

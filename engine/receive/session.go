@@ -270,10 +270,8 @@ func (s *session) envelope() (*Envelope, error) {
 	switch {
 	case t == nil || len(t.rcpts) == 0:
 		return nil, s.reject(errNoTransaction)
-	case u == nil && !s.relay && !slices.ContainsFunc(t.rcpts, s.srv.local):
-		return nil, s.reject(errRelayDenied)
 	case u == nil && !s.relay && slices.ContainsFunc(t.rcpts, func(r string) bool { return !s.srv.local(r) }):
-		return nil, s.reject(errRelayDenied)
+		return nil, s.reject(errRelayDenied) // only local recipients come from anyone
 	case u != nil && !senderAllowed(u, t.from):
 		return nil, s.reject(&smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address not allowed"})
 	}
