@@ -2,10 +2,8 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -48,7 +46,7 @@ func (f *feedbackService) LiftAction(ctx context.Context, r *pb.LiftActionReques
 	}
 	n, err := f.s.opts.Admin.LiftAction(r.GetVmta(), r.GetSite(), r.GetKind(), "api key "+k.Name)
 	switch {
-	case errors.Is(err, engine.ErrInvalidEnvelope):
+	case errors.Is(err, engine.ErrUnknownActionKind):
 		return nil, badField("kind", "%s", cause(err))
 	case errors.Is(err, engine.ErrNoAction):
 		what := fmt.Sprintf("vmta %q", r.GetVmta())
@@ -109,31 +107,16 @@ func (f *feedbackService) ListBadFeedback(ctx context.Context, r *pb.ListBadFeed
 	if _, err := authorize(ctx, RoleRead); err != nil {
 		return nil, err
 	}
-	recs, err := f.s.opts.Admin.BadFeedback()
+	reps, err := f.s.opts.Admin.BadFeedback()
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "unreadable reports: %v", err)
 	}
-	keys := make([]string, 0, len(recs))
-	for key := range recs {
-		keys = append(keys, key)
-	}
-	slices.Sort(keys) // the keys begin with the time received
-	out := &pb.ListBadFeedbackResponse{Reports: make([]*pb.BadFeedback, 0, len(keys))}
-	for _, key := range keys {
-		var v struct {
-			Kind  string    `json:"kind"`
-			Error string    `json:"error"`
-			At    time.Time `json:"at"`
-			Body  string    `json:"body"`
-		}
-		b := &pb.BadFeedback{Key: key}
-		if err := json.Unmarshal(recs[key], &v); err != nil {
-			b.Error = "record unreadable: " + err.Error()
-		} else {
-			b.Kind, b.Error, b.ReceivedAt, b.Size = v.Kind, v.Error, timestampOrNil(v.At), int64(len(v.Body))
-			if r.GetIncludeMessages() {
-				b.Message = []byte(v.Body)
-			}
+	out := &pb.ListBadFeedbackResponse{Reports: make([]*pb.BadFeedback, 0, len(reps))}
+	for _, rep := range reps {
+		b := &pb.BadFeedback{Key: rep.Key, Kind: string(rep.Kind), Error: rep.Error, ReceivedAt: timestampOrNil(rep.At),
+			Size: int64(len(rep.Body))}
+		if r.GetIncludeMessages() {
+			b.Message = []byte(rep.Body)
 		}
 		out.Reports = append(out.Reports, b)
 	}

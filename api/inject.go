@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
-	"strings"
 	"sync"
 
 	"google.golang.org/grpc/codes"
@@ -255,7 +254,7 @@ func (s *Server) submit(ctx context.Context, k *Key, j *job, p *plan) (queued in
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				st := submitStatus(err, fmt.Sprintf("recipients[%d]", refusedRecipient(err, j, u.rcpts)))
+				st := submitStatus(err, fmt.Sprintf("recipients[%d]", u.rcpts[0]))
 				if st.Code() == codes.Unavailable {
 					s.opts.Logger.Error("api: submit failed", "key", k.Name, "err", err)
 				}
@@ -351,20 +350,4 @@ func (s *Server) InjectBatch(ctx context.Context, req *pb.InjectBatchRequest) (*
 		return nil, err
 	}
 	return resp, nil
-}
-
-// refusedRecipient is the request index of the recipient of a unit
-// (rcpts, request indexes) that err concerns: the one a suppression
-// refusal names (the engine says "recipient N <address>"), else the
-// unit's first.
-func refusedRecipient(err error, j *job, rcpts []int) int {
-	if len(rcpts) > 1 && errors.Is(err, engine.ErrSuppressed) {
-		msg := err.Error()
-		for _, i := range rcpts {
-			if strings.Contains(msg, "<"+j.rcpts[i].GetAddress()+">") {
-				return i
-			}
-		}
-	}
-	return rcpts[0]
 }

@@ -67,7 +67,7 @@ type Admin interface {
 	WarmupControl(op engine.WarmupOp, vmta, group string) error
 	Actions() []engine.ActionInfo
 	// LiftAction fails with engine.ErrNoAction when nothing matched, and
-	// with an error wrapping engine.ErrInvalidEnvelope for an unknown kind.
+	// with an error wrapping engine.ErrUnknownActionKind for an unknown kind.
 	LiftAction(vmta, site, kind, by string) (int, error)
 	// Suppress, Unsuppress and ImportSuppressions change the suppression
 	// list durably; bad input wraps engine.ErrInvalidEnvelope (an import's
@@ -84,7 +84,7 @@ type Admin interface {
 	// addresses).
 	Feedback(kind engine.FeedbackKind, rcpt string, body []byte) (*engine.FeedbackResult, error)
 	IsFeedbackRecipient(addr string) bool
-	BadFeedback() (map[string][]byte, error)
+	BadFeedback() ([]engine.BadReport, error)
 }
 
 var _ Admin = (*engine.Engine)(nil)

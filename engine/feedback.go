@@ -73,6 +73,10 @@ type ActionInfo struct {
 // ErrNoAction is returned by LiftAction when nothing matches.
 var ErrNoAction = errors.New("no such action in force")
 
+// ErrUnknownActionKind is returned (wrapped) for an action kind that is not
+// backoff, suspend, disable-source-ip or bounce-all.
+var ErrUnknownActionKind = errors.New("unknown action kind")
+
 // loadRules builds the reply rules of cfg: the file's, then the shipped.
 func loadRules(cfg *configs.Config) (*feedback.Rules, error) {
 	def := feedback.DefaultRules()
@@ -395,8 +399,7 @@ func (e *Engine) Actions() []ActionInfo {
 // site) of kind ("" for every kind), as an operator; it returns how many.
 func (e *Engine) LiftAction(vmta, site, kind, by string) (int, error) {
 	if kind != "" && !feedback.ActionKind(kind).Valid() {
-		return 0, fmt.Errorf("%w: unknown action kind %q (want backoff, suspend, disable-source-ip or bounce-all)",
-			ErrInvalidEnvelope, kind)
+		return 0, fmt.Errorf("%w %q (want backoff, suspend, disable-source-ip or bounce-all)", ErrUnknownActionKind, kind)
 	}
 	now := e.clock()
 	e.fb.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -148,26 +149,47 @@ func (e *Engine) Feedback(kind FeedbackKind, rcpt string, body []byte) (*Feedbac
 	return res, nil
 }
 
+// BadReport is an inbound report that could not be read, kept for
+// inspection.
+type BadReport struct {
+	// Key names it in the spool; keys sort by the time received.
+	Key   string       `json:"-"`
+	Kind  FeedbackKind `json:"kind"`
+	Error string       `json:"error"`
+	At    time.Time    `json:"at"`
+	// Body is the report as received, at most maxKeptReport bytes.
+	Body string `json:"body"`
+}
+
 // keepBad stores an unreadable report for inspection.
 func (e *Engine) keepBad(kind FeedbackKind, body []byte, why error) {
 	sum := sha256.Sum256(body)
 	now := e.clock()
-	v, _ := json.Marshal(struct {
-		Kind  FeedbackKind `json:"kind"`
-		Error string       `json:"error"`
-		At    time.Time    `json:"at"`
-		Body  string       `json:"body"`
-	}{kind, why.Error(), now, string(body[:min(len(body), maxKeptReport)])})
+	v, _ := json.Marshal(BadReport{Kind: kind, Error: why.Error(), At: now, Body: string(body[:min(len(body), maxKeptReport)])})
 	key := badRecordPrefix + now.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(sum[:6])
 	if err := e.spool.PutRecord(key, v, now.Add(badKeep)); err != nil {
 		e.log.Warn("keep unreadable report", "err", err)
 	}
 }
 
-// BadFeedback lists the unreadable reports kept for inspection (JSON
-// values by key).
-func (e *Engine) BadFeedback() (map[string][]byte, error) {
-	return e.spool.ListRecords(badRecordPrefix)
+// BadFeedback lists the unreadable reports kept for inspection, oldest
+// first. A kept record that cannot be decoded is listed with its Error.
+func (e *Engine) BadFeedback() ([]BadReport, error) {
+	recs, err := e.spool.ListRecords(badRecordPrefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]BadReport, 0, len(recs))
+	for k, v := range recs {
+		var b BadReport
+		if err := json.Unmarshal(v, &b); err != nil {
+			b = BadReport{Error: "record unreadable: " + err.Error()}
+		}
+		b.Key = k
+		out = append(out, b)
+	}
+	slices.SortFunc(out, func(a, b BadReport) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
 }
 
 // sentOf returns the remembered delivery of (id, idx).
