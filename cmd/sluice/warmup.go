@@ -69,11 +69,7 @@ step back). --chart FILE also writes the curve as an SVG chart.`,
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "DAY\tDATE\tGROUP\tSTEP\tCAP\tDEMAND\tSENT\tOVERFLOW\tHELD\tDECISION")
 			for _, r := range rows {
-				capS := fmt.Sprint(r.Cap)
-				if r.Cap == warmup.Unlimited {
-					capS = "unlimited"
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Day, r.Date, r.Group, r.Step, capS,
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\n", r.Day, r.Date, r.Group, r.Step, countOrUnlimited(r.Cap),
 					r.Demand, r.Sent, r.Overflowed, r.Held, r.Decision.Reason)
 			}
 			return tw.Flush()

@@ -90,8 +90,9 @@ func warmupTable(w io.Writer, vs ...*pb.WarmupVmta) error {
 	return tw.Flush()
 }
 
-// countOrUnlimited prints a warm-up count, -1 being unlimited.
-func countOrUnlimited(n int32) string {
+// countOrUnlimited prints a warm-up count or cap, warmup.Unlimited (-1)
+// being unlimited.
+func countOrUnlimited[N int | int32](n N) string {
 	if n < 0 {
 		return "unlimited"
 	}
