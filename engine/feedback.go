@@ -1,11 +1,11 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +57,26 @@ type siteFeedback struct {
 type feedbackState struct {
 	mu    sync.Mutex
 	sites map[fbKey]*siteFeedback
+}
+
+// siteRef is one (vmta, site) and its feedback.
+type siteRef struct {
+	k fbKey
+	s *siteFeedback
+}
+
+// match returns the (vmta, site)s whose key keep admits; their own locks
+// are not held.
+func (f *feedbackState) match(keep func(fbKey) bool) []siteRef {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []siteRef
+	for k, s := range f.sites {
+		if keep(k) {
+			out = append(out, siteRef{k, s})
+		}
+	}
+	return out
 }
 
 // ActionInfo describes an action in force, for the API.
@@ -151,13 +171,11 @@ func (e *Engine) installFeedback(p *preparedConfig) {
 	if old == nil {
 		return
 	}
-	e.fb.mu.Lock()
-	defer e.fb.mu.Unlock()
-	for _, s := range e.fb.sites {
-		s.mu.Lock()
-		s.ad = nil
-		s.applied.rate, s.applied.conns = 0, 0
-		s.mu.Unlock()
+	for _, ref := range e.fb.match(func(fbKey) bool { return true }) {
+		ref.s.mu.Lock()
+		ref.s.ad = nil
+		ref.s.applied.rate, ref.s.applied.conns = 0, 0
+		ref.s.mu.Unlock()
 	}
 }
 
@@ -360,15 +378,9 @@ func (e *Engine) disabledFor(vmta, site, scope string, now time.Time) bool {
 // Actions lists the actions in force (backoffs included), by vmta and site.
 func (e *Engine) Actions() []ActionInfo {
 	now := e.clock()
-	e.fb.mu.Lock()
-	keys := make([]fbKey, 0, len(e.fb.sites))
-	for k := range e.fb.sites {
-		keys = append(keys, k)
-	}
-	e.fb.mu.Unlock()
 	var out []ActionInfo
-	for _, k := range keys {
-		s := e.lookupSite(k)
+	for _, ref := range e.fb.match(func(fbKey) bool { return true }) {
+		k, s := ref.k, ref.s
 		s.mu.Lock()
 		s.dropExpired(now)
 		for _, a := range s.actions {
@@ -383,14 +395,8 @@ func (e *Engine) Actions() []ActionInfo {
 		}
 		s.mu.Unlock()
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].VMTA != out[j].VMTA {
-			return out[i].VMTA < out[j].VMTA
-		}
-		if out[i].Site != out[j].Site {
-			return out[i].Site < out[j].Site
-		}
-		return out[i].Kind < out[j].Kind
+	slices.SortFunc(out, func(a, b ActionInfo) int {
+		return cmp.Or(cmp.Compare(a.VMTA, b.VMTA), cmp.Compare(a.Site, b.Site), cmp.Compare(a.Kind, b.Kind))
 	})
 	return out
 }
@@ -402,17 +408,9 @@ func (e *Engine) LiftAction(vmta, site, kind, by string) (int, error) {
 		return 0, fmt.Errorf("%w %q (want backoff, suspend, disable-source-ip or bounce-all)", ErrUnknownActionKind, kind)
 	}
 	now := e.clock()
-	e.fb.mu.Lock()
-	var keys []fbKey
-	for k := range e.fb.sites {
-		if k.vmta == vmta && (site == "" || k.site == site) {
-			keys = append(keys, k)
-		}
-	}
-	e.fb.mu.Unlock()
 	n := 0
-	for _, k := range keys {
-		s := e.lookupSite(k)
+	for _, ref := range e.fb.match(func(k fbKey) bool { return k.vmta == vmta && (site == "" || k.site == site) }) {
+		k, s := ref.k, ref.s
 		s.mu.Lock()
 		var lifted []*feedback.Action
 		s.actions = slices.DeleteFunc(s.actions, func(a *feedback.Action) bool {
