@@ -289,7 +289,7 @@ func (e *Engine) asyncBounce(rcpt string, body []byte) (*FeedbackResult, error) 
 	e.appendEvents([]Event{{Time: now, Type: EventBounced, MsgID: id, Recipient: res.Recipient, VMTA: sent.VMTA,
 		Domain: domainOf(res.Recipient), Campaign: sent.Campaign, Reply: "async: " + reply.String(), Category: res.Category}})
 	if s.suppressCats[res.Category] && strings.HasPrefix(r.Status, "5") {
-		res.Suppressed = e.autoSuppress(res.Recipient, sent, res.Category, "bounce "+rep.MessageID)
+		res.Suppressed = e.autoSuppress(res.Recipient, sent, res.Category, reportSource("bounce", rep.MessageID))
 	}
 	e.events.notify()
 	return res, nil
@@ -365,10 +365,19 @@ func (e *Engine) complaint(body []byte) (*FeedbackResult, error) {
 		Domain: domainOf(res.Recipient), Campaign: res.Campaign, Reply: c.FeedbackType + " from " + c.ReportingMTA,
 		Category: "complaint"}})
 	if c.FeedbackType != "not-spam" {
-		res.Suppressed = e.autoSuppress(res.Recipient, sent, "complaint", "arf "+c.ReportMessageID)
+		res.Suppressed = e.autoSuppress(res.Recipient, sent, "complaint", reportSource("arf", c.ReportMessageID))
 	}
 	e.events.notify()
 	return res, nil
+}
+
+// reportSource names a report for a suppression entry: its kind and, when
+// it has one, its Message-ID.
+func reportSource(kind, messageID string) string {
+	if messageID == "" {
+		return kind
+	}
+	return kind + " " + messageID
 }
 
 // vmtaBySource maps a source IP back to its vmta.
