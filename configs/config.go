@@ -137,6 +137,11 @@ type Delivery struct {
 	// TLS is the STARTTLS policy: require, opportunistic or off.
 	// Default opportunistic.
 	TLS string `yaml:"tls"`
+	// Chunking is "auto" (a message of up to 8 MiB goes as one BDAT chunk,
+	// pipelined with MAIL and RCPT, to a receiver that offers CHUNKING and
+	// PIPELINING: one round trip per transaction instead of two) or "off"
+	// (always DATA). Default auto.
+	Chunking string `yaml:"chunking"`
 	// RetryAfter is the retry schedule after a temporary failure; the last
 	// step repeats. Each wait is jittered by ±10%. Default [5m, 10m, 20m, 1h].
 	RetryAfter []Duration `yaml:"retry_after"`

@@ -155,6 +155,9 @@ func (c *Config) validateDelivery() error {
 	default:
 		return c.errf("delivery.tls", "invalid policy %q (want require, opportunistic or off)", d.TLS)
 	}
+	if d.Chunking != "auto" && d.Chunking != "off" {
+		return c.errf("delivery.chunking", "invalid value %q (want auto or off)", d.Chunking)
+	}
 	for i, r := range d.RetryAfter {
 		if r <= 0 {
 			return c.errf(fmt.Sprintf("delivery.retry_after[%d]", i), "must be positive")

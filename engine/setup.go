@@ -77,6 +77,7 @@ func (e *Engine) setupDelivery(cfg *configs.Config, deps Deps) error {
 		DataInitTimeout:  d.Timeouts.DataInit.D(),
 		DataBlockTimeout: d.Timeouts.DataBlock.D(),
 		DataTermTimeout:  d.Timeouts.DataTerm.D(),
+		NoChunking:       d.Chunking == "off",
 	}
 	if d.TLS == "require" {
 		copts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}

@@ -34,6 +34,7 @@ type Conn struct {
 	bit8     bool  // 8BITMIME
 	utf8     bool  // SMTPUTF8
 	dsn      bool  // DSN
+	chunking bool  // CHUNKING (BDAT)
 	maxSize  int64 // SIZE; 0 = none advertised
 	isTLS    bool
 	tlsState tls.ConnectionState
@@ -44,7 +45,8 @@ type Conn struct {
 	// the next Send puts RSET in front of MAIL.
 	dirty bool
 
-	buf []byte // body read buffer, allocated on first use
+	buf   []byte // body read buffer, allocated on first use
+	chunk []byte // a BDAT chunk being built (see sendChunked)
 
 	ctx    context.Context // of the operation in progress
 	err    error           // why the Conn is dead; nil while usable
@@ -168,7 +170,7 @@ func (c *Conn) hello() error {
 // greeting, each further line "KEYWORD [params]".
 func (c *Conn) setExtensions(text string) {
 	c.ext = make(map[string]string)
-	c.pipe, c.bit8, c.utf8, c.dsn, c.maxSize = false, false, false, false, 0
+	c.pipe, c.bit8, c.utf8, c.dsn, c.chunking, c.maxSize = false, false, false, false, false, 0
 	lines := strings.Split(text, "\n")
 	for _, line := range lines[1:] {
 		kw, param, _ := strings.Cut(strings.TrimSpace(line), " ")
@@ -186,6 +188,8 @@ func (c *Conn) setExtensions(text string) {
 			c.utf8 = true
 		case "DSN":
 			c.dsn = true
+		case "CHUNKING":
+			c.chunking = true
 		case "SIZE":
 			if n, err := strconv.ParseInt(strings.TrimSpace(param), 10, 64); err == nil && n > 0 {
 				c.maxSize = n

@@ -19,7 +19,10 @@ type dotWriter struct {
 	w   io.Writer
 	bol bool // at the beginning of a line (nothing written, or after CRLF)
 	cr  bool // the last byte seen was a CR whose line ending is not written yet
-	err error
+	// plain leaves leading dots alone: the line-ending work only, for BDAT,
+	// whose chunks are counted, not dot-terminated (RFC 3030).
+	plain bool
+	err   error
 }
 
 var crlf = []byte("\r\n")
@@ -45,7 +48,7 @@ func (d *dotWriter) Write(p []byte) (int, error) {
 			d.bol = true
 			continue
 		}
-		if d.bol && p[0] == '.' {
+		if d.bol && p[0] == '.' && !d.plain {
 			d.write(p[:1]) // the extra dot; the line's own dot goes with the run
 		}
 		p = d.run(p)
@@ -125,12 +128,19 @@ func (d *dotWriter) readFrom(r io.Reader, buf []byte) error {
 
 // Close ends the data: CRLF if the last line lacks one, then ".\r\n".
 func (d *dotWriter) Close() error {
+	d.endLine()
+	d.write(dotCRLF)
+	return d.err
+}
+
+// endLine ends the last line with CRLF when it has none, as Close does
+// before the final dot: the message that reaches the receiver is the same
+// whether it goes by DATA or by BDAT.
+func (d *dotWriter) endLine() {
 	if d.cr || !d.bol {
 		d.write(crlf)
 	}
 	d.cr, d.bol = false, true
-	d.write(dotCRLF)
-	return d.err
 }
 
 var dotCRLF = []byte(".\r\n")

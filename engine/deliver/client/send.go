@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -63,8 +64,12 @@ type Result struct {
 	// when DATA was not sent.
 	DataInit Reply
 	// Data is the reply after the end of message data; zero when no message
-	// data was sent (no recipient accepted, DATA refused).
+	// data was sent (no recipient accepted, DATA refused). For a chunked
+	// transaction it is the reply to "BDAT n LAST".
 	Data Reply
+	// Chunked says the message went as one BDAT chunk (RFC 3030) pipelined
+	// with MAIL and RCPT: DataInit is then zero and Data decides.
+	Chunked bool
 }
 
 // Outcome returns the reply that decides recipient i's fate: its own local
@@ -78,7 +83,7 @@ func (r *Result) Outcome(i int) Reply {
 		return r.Mail
 	case !rc.Positive():
 		return rc
-	case r.DataInit.Code != 354:
+	case !r.Chunked && r.DataInit.Code != 354:
 		return r.DataInit
 	}
 	return r.Data
@@ -87,7 +92,7 @@ func (r *Result) Outcome(i int) Reply {
 // Delivered reports whether recipient i was accepted: a 2xx to its RCPT and
 // a 2xx after the data. Nothing else counts.
 func (r *Result) Delivered(i int) bool {
-	return r.Mail.Positive() && r.Rcpt[i].Positive() && r.DataInit.Code == 354 && r.Data.Positive()
+	return r.Mail.Positive() && r.Rcpt[i].Positive() && (r.Chunked || r.DataInit.Code == 354) && r.Data.Positive()
 }
 
 // Send runs one transaction and returns the server's replies.
@@ -120,9 +125,12 @@ func (c *Conn) Send(ctx context.Context, tx *Transaction) (*Result, error) {
 	}
 	stop := c.begin(ctx)
 	var err error
-	if c.pipe {
+	switch {
+	case c.canChunk(tx):
+		err = c.sendChunked(tx, res, utf8Param)
+	case c.pipe:
 		err = c.sendPipelined(tx, res, utf8Param)
-	} else {
+	default:
 		err = c.sendLockstep(tx, res, utf8Param)
 	}
 	c.end(stop)
@@ -218,6 +226,88 @@ func (c *Conn) sendPipelined(tx *Transaction, res *Result, utf8Param bool) error
 		return err
 	}
 	return c.readDataInit(tx, res)
+}
+
+// canChunk reports whether tx goes as one pipelined BDAT chunk.
+func (c *Conn) canChunk(tx *Transaction) bool {
+	return c.chunking && c.pipe && !c.opts.NoChunking && tx.Size > 0 && tx.Size <= MaxChunk
+}
+
+// sendChunked: one write of [RSET] MAIL RCPT... "BDAT n LAST" and the
+// message, then the replies. The body is read and its line endings made
+// CRLF first (the chunk size must be known before it is sent); a body that
+// cannot be read fails the Send before anything is written. The server
+// reads and discards the chunk when it refused every recipient (RFC 3030
+// 4.2), and its reply to BDAT then is not a success: nothing is delivered.
+func (c *Conn) sendChunked(tx *Transaction, res *Result, utf8Param bool) error {
+	chunk, err := c.readChunk(tx)
+	if err != nil {
+		return err
+	}
+	res.Chunked = true
+	reset := c.dirty
+	if reset {
+		c.w.WriteString("RSET\r\n")
+	}
+	c.writeMail(tx, utf8Param)
+	for i, to := range tx.To {
+		if !res.Rcpt[i].Local {
+			c.writeRcpt(tx, to)
+		}
+	}
+	c.w.WriteString("BDAT ")
+	c.w.Write(strconv.AppendInt(c.w.AvailableBuffer(), int64(len(chunk)), 10))
+	c.w.WriteString(" LAST\r\n")
+	c.w.Write(chunk)
+	if err := c.flush(); err != nil {
+		return fmt.Errorf("write commands and chunk: %w", err)
+	}
+	// NB: from here on the server holds transaction state until it answers
+	// BDAT, whatever it said to MAIL and RCPT.
+	c.dirty = true
+	if reset {
+		if stop, err := c.readReset(res); stop || err != nil {
+			return err
+		}
+		c.dirty = true
+	}
+	if stop, err := c.readMail(res); stop || err != nil {
+		return err
+	}
+	if stop, err := c.readRcpts(tx, res, -1); stop || err != nil {
+		return err
+	}
+	r, err := c.readReply(c.opts.DataTermTimeout, "BDAT")
+	if err != nil {
+		return err
+	}
+	res.Data = r
+	// A refused last chunk leaves the transaction in a state RFC 3030 does
+	// not pin down: RSET before the next one.
+	c.dirty = !r.Positive()
+	if r.Code == 421 {
+		c.serverClosing("BDAT", r)
+	}
+	return nil
+}
+
+// readChunk reads tx.Body into the Conn's chunk buffer with CRLF line
+// endings (and a final CRLF), as the DATA path would send it minus the
+// dot-stuffing.
+func (c *Conn) readChunk(tx *Transaction) ([]byte, error) {
+	b := bytes.NewBuffer(c.chunk[:0])
+	b.Grow(int(tx.Size) + int(tx.Size)/64 + 2)
+	dw := dotWriter{w: b, bol: true, plain: true}
+	if tx.Body != nil {
+		if err := dw.readFrom(tx.Body, c.bodyBuf()); err != nil {
+			return nil, err
+		}
+	}
+	dw.endLine()
+	if b.Cap() <= 1<<20 {
+		c.chunk = b.Bytes() // kept for the next message; big ones are not
+	}
+	return b.Bytes(), nil
 }
 
 // sendLockstep: one command, one reply.
