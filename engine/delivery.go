@@ -62,6 +62,11 @@ type deliveryState struct {
 type flight struct {
 	mu  sync.Mutex
 	set map[rcptID]struct{}
+	// pos is where the dispatcher stopped reading the queue: every recipient
+	// before it is in set, or was completed or moved by the spool since.
+	// The zero pos (the head) is the safe value; whoever drops recipients
+	// from set without a spool write puts it back there (spool.DueAfter).
+	pos spool.QueuePos
 }
 
 // flight returns queue k's in-flight set, creating it.
@@ -165,21 +170,32 @@ func (e *Engine) dispatch(ctx context.Context, k queue.Key) {
 		f.mu.Unlock()
 		return // a finishing batch reschedules the queue
 	}
-	rs, err := e.spool.Due(k.VMTA, k.Domain, now, e.batchSize+skip)
+	rs, fromHead, err := e.spool.DueAfter(k.VMTA, k.Domain, f.pos, now, e.batchSize, skip)
 	if err != nil {
 		f.mu.Unlock()
 		e.log.Error("read queue", "vmta", k.VMTA, "domain", k.Domain, "err", err)
 		e.sched.Schedule(k, now.Add(5*time.Second))
 		return
 	}
-	more := len(rs) == e.batchSize+skip
+	limit := e.batchSize
+	if fromHead {
+		limit += skip
+	}
+	more := len(rs) == limit
 	batch := rs[:0]
 	for _, r := range rs {
 		id := rcptID{r.MsgID, r.Idx}
-		if _, busy := f.set[id]; !busy {
-			batch = append(batch, r)
-			f.set[id] = struct{}{}
+		if _, busy := f.set[id]; busy {
+			f.pos = spool.PosOf(r)
+			continue
 		}
+		if len(batch) == e.batchSize {
+			more = true
+			break
+		}
+		batch = append(batch, r)
+		f.set[id] = struct{}{}
+		f.pos = spool.PosOf(r)
 	}
 	idle := len(f.set) == 0
 	f.mu.Unlock()
@@ -437,9 +453,18 @@ func (e *Engine) failLocally(k queue.Key, batch []spool.Recipient, reply client.
 
 // release forgets that recipients are in flight without changing the
 // spool, and reschedules their queue when it has nothing left in flight.
-func (e *Engine) release(k queue.Key, rs []spool.Recipient) {
+// The dispatcher reads the queue from its head again: they are still there.
+func (e *Engine) release(k queue.Key, rs []spool.Recipient) { e.unmark(k, rs, false) }
+
+// unmark is release; written says the spool entries of rs were all
+// completed or moved (rescheduled) already, so the dispatcher's position
+// stays where it is.
+func (e *Engine) unmark(k queue.Key, rs []spool.Recipient, written bool) {
 	f := e.dstate.flight(k)
 	f.mu.Lock()
+	if !written {
+		f.pos = spool.QueuePos{}
+	}
 	n := 0
 	for _, r := range rs {
 		id := rcptID{r.MsgID, r.Idx}
@@ -449,6 +474,9 @@ func (e *Engine) release(k queue.Key, rs []spool.Recipient) {
 		}
 	}
 	idle := len(f.set) == 0
+	if idle {
+		f.pos = spool.QueuePos{} // nothing in flight: the head is as cheap
+	}
 	f.mu.Unlock()
 	e.inflight.release(n)
 	if idle {
@@ -459,7 +487,8 @@ func (e *Engine) release(k queue.Key, rs []spool.Recipient) {
 // finish writes a job's outcome back: completes delivered and bounced
 // recipients, reschedules deferred ones, logs accounting, sends DSNs.
 func (e *Engine) finish(it resultItem) {
-	defer e.release(it.key, it.batch)
+	written := false
+	defer func() { e.unmark(it.key, it.batch, written) }()
 	now := e.clock()
 	e.warmupResult(it, now) // local replies (shutdown included) give their reservation back
 	if errors.Is(it.res.Err, deliver.ErrClosed) {
@@ -523,14 +552,17 @@ func (e *Engine) finish(it resultItem) {
 	// (events.go); subscribers are woken only once the outcome is stored.
 	e.appendEvents(evs)
 	defer e.events.notify()
+	written = true
 	if len(retries) > 0 {
 		if _, err := e.spool.RescheduleMany(retries); err != nil {
 			e.log.Error("reschedule", "id", retries[0].Recipient.MsgID, "n", len(retries), "err", err)
+			written = false
 		}
 	}
 	if len(done) > 0 {
 		if err := e.spool.Complete(done); err != nil {
 			e.log.Error("complete", "id", done[0].MsgID, "err", err)
+			written = false
 		}
 	}
 	// NB: counted once the spool holds the outcome, so a reader who sees a
@@ -626,5 +658,6 @@ func (e *Engine) forget(k queue.Key, rs []spool.Recipient) {
 	for _, r := range rs {
 		delete(f.set, rcptID{r.MsgID, r.Idx})
 	}
+	f.pos = spool.QueuePos{}
 	f.mu.Unlock()
 }

@@ -34,6 +34,10 @@ type queueID struct{ vmta, domain string }
 type queueStat struct {
 	n        int
 	earliest int64 // ms; exact: the due of the queue's first key
+	// minAdded is the lowest due (ms) of a key added to the queue since the
+	// last DueAfter took it: a key added at or before a reader's position
+	// sends that reader back to the head (see DueAfter).
+	minAdded int64
 }
 
 // counters is the in-memory summary of the store; guarded by Spool.mu.
@@ -88,11 +92,12 @@ func (c *counters) addRecipient(q queueID, dueMs int64) {
 	c.byVMTA[q.vmta]++
 	s := c.queues[q]
 	if s == nil {
-		c.queues[q] = &queueStat{n: 1, earliest: dueMs}
+		c.queues[q] = &queueStat{n: 1, earliest: dueMs, minAdded: dueMs}
 		return
 	}
 	s.n++
 	s.earliest = min(s.earliest, dueMs)
+	s.minAdded = min(s.minAdded, dueMs)
 }
 
 // removeRecipient drops one recipient and reports whether the queue's earliest due

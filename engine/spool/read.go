@@ -1,8 +1,10 @@
 package spool
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -84,6 +86,87 @@ func (s *Spool) Due(vmta, domain string, until time.Time, limit int) ([]Recipien
 		return nil, fmt.Errorf("spool: due %s/%s: %w", vmta, domain, err)
 	}
 	return rs, nil
+}
+
+// QueuePos is a position in a queue: the key of a recipient read from it.
+// The zero QueuePos is the queue's head.
+type QueuePos struct {
+	dueMs int64
+	id    string
+	idx   uint32
+}
+
+// PosOf returns the position of r in its queue.
+func PosOf(r Recipient) QueuePos {
+	return QueuePos{dueMs: dueMsOf(r.NextDue), id: r.MsgID, idx: r.Idx}
+}
+
+// IsHead reports whether p is the zero position, the queue's head.
+func (p QueuePos) IsHead() bool { return p.id == "" }
+
+// DueAfter is Due for a reader that remembers where it stopped. It returns up
+// to limit recipients of queue (vmta, domain) with NextDue <= until whose
+// keys sort after `after`, skipping the recipients before it (the reader has
+// them in flight, or they are gone) and their deletion tombstones.
+//
+// It reads from the head instead, with limit+busy (busy being what the
+// reader holds in flight, which a read from the head passes over), and
+// reports fromHead, when after is the head or when a key was added to the
+// queue at or before after's due time since the previous DueAfter of this
+// queue: a recipient that could sort before the reader's position. The
+// reader must also go back to the head itself (a zero QueuePos) whenever it
+// drops recipients from its in-flight set without the spool having moved or
+// deleted them.
+func (s *Spool) DueAfter(vmta, domain string, after QueuePos, until time.Time, limit, busy int) (rs []Recipient, fromHead bool, err error) {
+	s.mu.Lock()
+	q, ok := s.mu.queues[queueID{vmta, domain}]
+	if !ok {
+		s.mu.Unlock()
+		return nil, true, nil
+	}
+	fromHead = after.IsHead() || q.minAdded <= after.dueMs
+	// NB: under mu, and every addRecipient comes after its key's commit: a
+	// key added after this point raises minAdded for the next call, and one
+	// added before it is visible to the iterator opened below.
+	q.minAdded = math.MaxInt64
+	fromMs := q.earliest
+	s.mu.Unlock()
+	if fromHead {
+		rs, err = s.rangeMs(vmta, domain, fromMs, dueMsOf(until), limit+busy)
+	} else {
+		rs, err = s.rangeAfter(vmta, domain, after, fromMs, dueMsOf(until), limit)
+	}
+	if err != nil {
+		return nil, fromHead, fmt.Errorf("spool: due %s/%s: %w", vmta, domain, err)
+	}
+	return rs, fromHead, nil
+}
+
+// rangeAfter returns up to limit recipients of queue (vmta, domain) whose
+// keys sort after `after`, with a due time (ms) in [fromMs, untilMs].
+func (s *Spool) rangeAfter(vmta, domain string, after QueuePos, fromMs, untilMs int64, limit int) ([]Recipient, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	if err := s.enter(false); err != nil {
+		return nil, err
+	}
+	defer s.exit()
+	p := queuePrefix(vmta, domain)
+	lo := append(queueKey(vmta, domain, after.dueMs, after.id, after.idx), 0) // the next key up
+	if head := queueKey(vmta, domain, fromMs, "", 0)[:len(p)+dueLen]; bytes.Compare(head, lo) > 0 {
+		lo = head
+	}
+	hi := queueKey(vmta, domain, untilMs+1, "", 0)[:len(p)+dueLen]
+	if bytes.Compare(lo, hi) >= 0 {
+		return nil, nil
+	}
+	var out []Recipient
+	_, err := s.readQueue(lo, hi, func(r Recipient) bool {
+		out = append(out, r)
+		return len(out) < limit
+	})
+	return out, err
 }
 
 // rangeMs returns up to limit recipients of queue (vmta, domain) with a due
