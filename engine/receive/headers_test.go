@@ -2,6 +2,7 @@ package receive
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +123,32 @@ func FuzzRewriteHeaders(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCRLFOnly_AgreesWithTheByteCount checks the fast test against a count
+// of bare CRs and LFs on random mixes of the bytes that matter.
+func TestCRLFOnly_AgreesWithTheByteCount(t *testing.T) {
+	bare := func(b []byte) int {
+		n := 0
+		for i := 0; i < len(b); i++ {
+			switch {
+			case b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n':
+				i++
+			case b[i] == '\r' || b[i] == '\n':
+				n++
+			}
+		}
+		return n
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	alphabet := []byte("a\r\n")
+	for range 20000 {
+		b := make([]byte, rng.IntN(12))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		if got, want := crlfOnly(b), bare(b) == 0; got != want {
+			t.Fatalf("crlfOnly(%q) = %v, want %v", b, got, want)
+		}
+	}
 }

@@ -273,24 +273,6 @@ func dotStuff(body []byte) []byte {
 	return out
 }
 
-// crlfOnly reports whether every CR in b is followed by LF and every LF is
-// preceded by CR.
-func crlfOnly(b []byte) bool {
-	for i, c := range b {
-		switch c {
-		case '\r':
-			if i+1 >= len(b) || b[i+1] != '\n' {
-				return false
-			}
-		case '\n':
-			if i == 0 || b[i-1] != '\r' {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // waitFor polls cond for up to 2 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()

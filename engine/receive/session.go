@@ -225,8 +225,9 @@ func (s *session) Data(r io.Reader) error {
 		return err
 	}
 	s.conn.beginData()
-	var buf bytes.Buffer
-	_, err = io.Copy(&buf, r)
+	buf := dataBufs.Get().(*bytes.Buffer)
+	defer putDataBuf(buf)
+	_, err = io.Copy(buf, r)
 	s.conn.endData(err == nil)
 	if err != nil {
 		return s.dataReadError(err)
@@ -259,6 +260,20 @@ func (s *session) Data(r io.Reader) error {
 	// NB: go-smtp writes an *SMTPError returned by Data as the reply, whatever
 	// its code; this is how the 250 carries the queue ID.
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + id}
+}
+
+// dataBufs holds message read buffers between messages: a body is read
+// into one, rewriteHeaders copies it out, and the buffer goes back. Buffers
+// that grew past maxPooledBuf are left to the GC.
+var dataBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBuf = 1 << 20
+
+func putDataBuf(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuf {
+		b.Reset()
+		dataBufs.Put(b)
+	}
 }
 
 // envelope snapshots the transaction for Data and re-checks that it may be
