@@ -320,6 +320,9 @@ func TestSink_TrackDuplicates_CountsAddressesDeliveredTwice(t *testing.T) {
 	if n := s.Stats().Duplicates; n != 2 {
 		t.Errorf("duplicates %d, want 2", n)
 	}
+	if !s.Delivered("c@X.test") || !s.Delivered("A@x.test") || s.Delivered("d@x.test") {
+		t.Error("Delivered disagrees with what was accepted")
+	}
 	s.Reset()
 	if err := send(t, addr, []string{"a@x.test"}, "x\r\n"); err != nil {
 		t.Fatal(err)
