@@ -60,6 +60,7 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	crashAt := int64(crashShare * float64(r.sc.Count))
 
 	start := time.Now()
+	rep.Timeline = []Point{{}} // the origin: nothing yet
 	injected := make(chan inject.Result, 1)
 	ictx, cancel := context.WithCancel(ctx)
 	defer cancel()
