@@ -139,7 +139,14 @@ func (r *runner) run(ctx context.Context) (*Report, error) {
 	}
 	r.prog.done()
 	s = r.settle(ctx, s, want, rep.TimedOut)
-	rep.Timeline = append(rep.Timeline, point(s, start, r.sentMsgs.Load()))
+	// The last look closes the timeline; one a moment after the previous
+	// point replaces it (a rate over a few milliseconds means nothing).
+	last := point(s, start, r.sentMsgs.Load())
+	if n := len(rep.Timeline); n > 1 && last.Seconds-rep.Timeline[n-1].Seconds < 0.5 {
+		rep.Timeline[n-1] = last
+	} else {
+		rep.Timeline = append(rep.Timeline, last)
+	}
 	after := r.proc()
 	rep.finish(s, start, released, before, after, r.prev)
 	if rep.Crash != nil {
