@@ -39,8 +39,10 @@ type Stats struct {
 	// that pipelines (RFC 2920) over a fast link scores one per message.
 	PipelinedTransactions int64 `json:"pipelined_transactions"`
 	// ByCode counts the sink's replies to RCPT and to the end of DATA by
-	// reply code ("250", "451", "421", "550", "552", ...). Replies go-smtp
-	// makes itself (syntax errors, commands out of order) are not counted.
+	// reply code ("250", "451", "421", "550", "552", ...), and the 421s of a
+	// profile's caps (at MAIL, and as the greeting of a refused
+	// connection). Replies go-smtp makes itself (syntax errors, commands
+	// out of order) are not counted.
 	ByCode map[string]int64 `json:"by_code"`
 	// Duplicates is the number of distinct recipient addresses (domain
 	// lowercased) in more than one accepted message; always 0 unless
