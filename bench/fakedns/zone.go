@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -46,7 +48,7 @@ type entry struct {
 type synthetic struct {
 	suffix  string // canonical
 	mxHosts int    // 0: simple mode
-	addr    netip.Addr
+	addrs   []netip.Addr
 }
 
 // SetMX sets the MX records of domain, replacing any earlier ones (and a
@@ -130,13 +132,25 @@ func (s *Server) Clear(name string) {
 // IPv6), so every MX host is the sink. Records have SyntheticTTL.
 // Calling it again for the same suffix replaces that suffix's setting.
 func (s *Server) Synthetic(suffix string, mxHosts int, addr netip.Addr) {
-	if mxHosts < 0 {
-		panic(fmt.Sprintf("fakedns: Synthetic: negative mxHosts %d", mxHosts))
+	s.SyntheticSpread(suffix, mxHosts, []netip.Addr{addr})
+}
+
+// SyntheticSpread is Synthetic with the MX hosts spread over several
+// addresses (a sink listening on many loopback addresses): host mx<k>
+// resolves to addrs[k mod len(addrs)]; in simple mode host mx.<d> to
+// addrs[FNV-1a(d) mod len(addrs)]. Any other name under suffix resolves to
+// addrs[0]. It panics if addrs is empty or mxHosts negative.
+func (s *Server) SyntheticSpread(suffix string, mxHosts int, addrs []netip.Addr) {
+	if mxHosts < 0 || len(addrs) == 0 {
+		panic(fmt.Sprintf("fakedns: Synthetic: mxHosts %d, %d addresses", mxHosts, len(addrs)))
 	}
 	suffix = dns.CanonicalName(suffix)
+	syn := synthetic{suffix: suffix, mxHosts: mxHosts}
+	for _, a := range addrs {
+		syn.addrs = append(syn.addrs, a.Unmap())
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	syn := synthetic{suffix: suffix, mxHosts: mxHosts, addr: addr.Unmap()}
 	for i := range s.mu.synthetic {
 		if s.mu.synthetic[i].suffix == suffix {
 			s.mu.synthetic[i] = syn
@@ -177,16 +191,38 @@ func (s *Server) lookup(name string) *entry {
 func (syn synthetic) entry(name string) *entry {
 	target := "mx." + name
 	if syn.mxHosts > 0 {
-		h := fnv.New32a()
-		h.Write([]byte(name))
-		target = fmt.Sprintf("mx%d.%s", h.Sum32()%uint32(syn.mxHosts), syn.suffix)
+		target = fmt.Sprintf("mx%d.%s", fnv32(name)%uint32(syn.mxHosts), syn.suffix)
 	}
 	return &entry{
 		mx:    []MX{{Host: target, Pref: 10}},
 		mxTTL: SyntheticTTL,
-		addrs: []netip.Addr{syn.addr},
+		addrs: []netip.Addr{syn.addrOf(name)},
 		aTTL:  SyntheticTTL,
 	}
+}
+
+// addrOf returns the address host name resolves to: mx<k>.<suffix> the
+// k-th address (cyclically), mx.<d> one picked by d's hash, else the first.
+func (syn synthetic) addrOf(name string) netip.Addr {
+	n := uint32(len(syn.addrs))
+	if n == 1 {
+		return syn.addrs[0]
+	}
+	if d, ok := strings.CutPrefix(name, "mx."); ok {
+		return syn.addrs[fnv32(d)%n]
+	}
+	if host, ok := strings.CutSuffix(name, "."+syn.suffix); ok && strings.HasPrefix(host, "mx") {
+		if k, err := strconv.ParseUint(host[2:], 10, 32); err == nil {
+			return syn.addrs[uint32(k)%n]
+		}
+	}
+	return syn.addrs[0]
+}
+
+func fnv32(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
 }
 
 // answer builds the reply to q and says how long to hold it back.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -87,6 +88,13 @@ type Config struct {
 	// this prefix ("defer" makes every recipient deferred, see bench/sink).
 	// Default "user".
 	LocalPart string
+
+	// Acked, when set, is told of every acknowledged recipient: called with
+	// the run-wide index of the first recipient of an acknowledged message
+	// (see Address) and the message's number of recipients; in
+	// ModeGRPCBatch once per recipient reported QUEUED, with n 1. It is
+	// called from the workers, concurrently, and must be quick. Optional.
+	Acked func(first int64, n int)
 
 	// StampHeader adds StampField to every message, its value the Unix time
 	// in nanoseconds at which the message's data began to be written, so that
@@ -222,6 +230,12 @@ func (c *Config) validateTarget() error {
 		return fmt.Errorf("inject: %s %q must be host:port: %w", name, target, err)
 	}
 	return nil
+}
+
+// Address returns recipient n of a run (counting across messages):
+// <LocalPart><n>@d<n mod Domains>.test. Call it after SetDefaults.
+func (c *Config) Address(n int64) string {
+	return c.LocalPart + strconv.FormatInt(n, 10) + "@d" + strconv.FormatInt(n%int64(c.Domains), 10) + ".test"
 }
 
 // validText reports whether s is non-empty and free of CR and LF.

@@ -137,6 +137,14 @@ func (w *grpcWorker) injectLoop(ctx context.Context) {
 			continue
 		}
 		w.succeed(1, len(req.Content.RawMime), lat)
+		w.acked(int64(seq)*int64(w.cfg.Recipients), len(req.Recipients))
+	}
+}
+
+// acked tells Config.Acked, if set, of n acknowledged recipients from first.
+func (w *grpcWorker) acked(first int64, n int) {
+	if w.cfg.Acked != nil {
+		w.cfg.Acked(first, n)
 	}
 }
 
@@ -171,17 +179,18 @@ func (w *grpcWorker) batchLoop(ctx context.Context) {
 			w.fail(k, codeKey(err))
 			continue
 		}
-		w.batchResult(req, resp, lat)
+		w.batchResult(first, req, resp, lat)
 	}
 }
 
 // batchResult tallies the recipients of one answered batch.
-func (w *grpcWorker) batchResult(req *sluicev1.InjectBatchRequest, resp *sluicev1.InjectBatchResponse, lat time.Duration) {
+func (w *grpcWorker) batchResult(first int, req *sluicev1.InjectBatchRequest, resp *sluicev1.InjectBatchResponse, lat time.Duration) {
 	sts := resp.GetRecipients()
 	queued := 0
-	for _, st := range sts {
+	for i, st := range sts {
 		if st.GetState() == sluicev1.RecipientStatus_QUEUED {
 			queued++
+			w.acked(int64(first+i), 1)
 		} else {
 			w.fail(1, statusKey(st))
 		}

@@ -370,3 +370,41 @@ func TestConfig_Validate_Modes(t *testing.T) {
 		})
 	}
 }
+
+func TestRun_Acked_NamesEveryAcknowledgedRecipientOnce(t *testing.T) {
+	for _, mode := range []string{inject.ModeGRPC, inject.ModeGRPCBatch, inject.ModeGRPCStream} {
+		t.Run(mode, func(t *testing.T) {
+			f := &fakeInjector{rejectRcpt: func(n int) codes.Code {
+				if mode == inject.ModeGRPCBatch && n%10 == 3 {
+					return codes.InvalidArgument // batch recipient 3, 13, ... refused
+				}
+				return codes.OK
+			}}
+			var mu sync.Mutex
+			acked := map[int64]int{}
+			cfg := inject.Config{Mode: mode, Count: 120, BatchSize: 40, Concurrency: 3, Recipients: 2, Domains: 7,
+				Acked: func(first int64, n int) {
+					mu.Lock()
+					defer mu.Unlock()
+					for i := range int64(n) {
+						acked[first+i]++
+					}
+				}}
+			res := runGRPC(t, startInjector(t, f), cfg)
+			cfg.SetDefaults()
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if len(acked) != res.Recipients {
+				t.Errorf("Acked named %d recipients, the result says %d", len(acked), res.Recipients)
+			}
+			for n, k := range acked {
+				if k != 1 || f.mu.rcpts[cfg.Address(n)] != 1 {
+					t.Errorf("recipient %d (%s): acked %d times, server got it %d times", n, cfg.Address(n), k, f.mu.rcpts[cfg.Address(n)])
+				}
+				if mode == inject.ModeGRPCBatch && n%40%10 == 3 {
+					t.Errorf("refused batch recipient %d was named acked", n)
+				}
+			}
+		})
+	}
+}

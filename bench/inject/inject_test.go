@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -393,5 +394,35 @@ func BenchmarkSinkInject(b *testing.B) {
 			b.ReportMetric(res.MessagesPerSecond, "msgs/s")
 			b.SetBytes(res.Bytes / int64(b.N))
 		})
+	}
+}
+
+func TestRun_SMTPAcked_NamesEveryDeliveredRecipient(t *testing.T) {
+	s, addrs := startSink(t, "127.0.0.1:0")
+	var mu sync.Mutex
+	var acked []int64
+	cfg := inject.Config{Target: addrs[0], Count: 50, Concurrency: 3, Recipients: 3, Domains: 5,
+		Acked: func(first int64, n int) {
+			mu.Lock()
+			defer mu.Unlock()
+			for i := range int64(n) {
+				acked = append(acked, first+i)
+			}
+		}}
+	if _, err := inject.Run(context.Background(), cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg.SetDefaults()
+	slices.Sort(acked)
+	if len(acked) != 150 {
+		t.Fatalf("acked %d recipients, want 150", len(acked))
+	}
+	for i, n := range acked {
+		if n != int64(i) {
+			t.Fatalf("acked %v, want 0..149 once each", acked)
+		}
+	}
+	if got := s.Stats().ByDomain; got["d3.test"] != 30 || cfg.Address(8) != "user8@d3.test" {
+		t.Errorf("by domain %v; Address(8) = %s", got, cfg.Address(8))
 	}
 }

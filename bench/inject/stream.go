@@ -136,6 +136,7 @@ func (w *grpcWorker) readAcks(st sluicev1.Injector_InjectStreamClient, inflight 
 		}
 		w.rcpts += p.rcpts
 		w.succeed(1, p.size, time.Since(p.sent))
+		w.acked(int64(p.seq)*int64(w.cfg.Recipients), p.rcpts)
 	}
 }
 

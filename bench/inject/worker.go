@@ -70,6 +70,9 @@ func (w *worker) loop(ctx context.Context) {
 			w.claims.sent.Add(1)
 			w.bytes += size
 			w.lat = append(w.lat, lat)
+			if w.cfg.Acked != nil {
+				w.cfg.Acked(int64(seq)*int64(w.cfg.Recipients), w.cfg.Recipients)
+			}
 		}
 	}
 }

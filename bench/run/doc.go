@@ -10,21 +10,34 @@
 //
 // A run, step by step:
 //
-//	start an in-process sink (bench/sink, scripted replies and duplicate
-//	  tracking on) and the fake DNS (every *.test domain's MX -> the sink)
-//	  on random loopback ports
+//	start an in-process sink (bench/sink, scripted replies, the scenario's
+//	  profile if any, duplicate tracking on) on a random port of 127.0.0.1
+//	  and, with sink_ips N, of 127.0.0.2 .. 127.0.0.N; and the fake DNS
+//	  (every *.test domain's MX -> the sink, MX hosts spread over its IPs;
+//	  dead_domains' MX -> 127.0.0.254, where nothing listens)
 //	write serve's config in a temp dir: spool there, dns.resolvers = the
 //	  fake DNS, delivery.mx_port = the sink's port, delivery.tls off, small
 //	  min_free_space; merge the scenario's engine overrides over it
-//	start `sluice serve`, wait for /healthz
-//	sample /proc/<pid> (CPU, RSS) and /metrics
-//	inject with bench/inject (X-Sluice-Bench-Sent stamped on each message)
+//	start `sluice serve` (with a gRPC listener for gRPC injection), wait
+//	  for /healthz
+//	sample /proc/<pid> (CPU, RSS, write_bytes) and /metrics
+//	inject with bench/inject over SMTP, gRPC, gRPC batch or stream
+//	  (X-Sluice-Bench-Sent stamped on each message; every acknowledged
+//	  recipient marked in a bitmap)
 //	every 200 ms until done or the scenario's timeout:
-//	  read the sink's stats and the server's metrics; draw the progress line
+//	  read the sink's stats and the server's metrics; draw the progress
+//	  line; every 5th look, a timeline point (for --chart)
+//	  crashing scenario: once crash_after of the messages went in, note
+//	    the server's CPU, writes and fsyncs, kill -9 it, start it again on
+//	    the same config, spool and ports
 //	  releasing scenario: once every recipient got a 451 once, sample RSS
 //	    and make the sink accept the deferred local part
-//	  done when delivered (sink) + bounced (metrics) == injected recipients
-//	sample /proc and metrics again; stop the server (SIGTERM, then kill)
+//	  done when delivered (sink) + bounced (metrics) == acknowledged
+//	    recipients minus those at dead domains (which stay queued); a
+//	    crashing run also waits until nothing else is queued
+//	settle until the queued gauge agrees; sample /proc and metrics again;
+//	  a crashing run counts acknowledged recipients the sink never got
+//	  (lost); stop the server (SIGTERM, then kill)
 //
 // Invariants: every wait is bounded (the server's start, each scrape, the
 // run by the scenario's Timeout, the stop); nothing listens or dials beyond

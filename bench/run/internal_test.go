@@ -2,7 +2,10 @@ package run
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/xml"
+	"io"
 	"log/slog"
 	"os"
 	"reflect"
@@ -37,7 +40,7 @@ func TestMerge_MapsMergeOthersReplace(t *testing.T) {
 }
 
 func TestServerConfig_PointsAtSinkAndDNS(t *testing.T) {
-	data, err := serverConfig("/w", "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", 4,
+	data, err := serverConfig("/w", "127.0.0.1:1", "127.0.0.1:2", "", "127.0.0.1:3", 4,
 		map[string]any{"delivery": map[string]any{"max_smtp_out": 5}})
 	if err != nil {
 		t.Fatal(err)
@@ -104,5 +107,63 @@ func TestLoopbackLimit_SmtpSourceIntoSink(t *testing.T) {
 	}
 	if lim.Messages != 300 || lim.MessagesPerS <= 0 || !strings.Contains(lim.Command, "-r 2") {
 		t.Errorf("limit = %+v, want 300 messages at a positive rate with -r 2", lim)
+	}
+}
+
+func TestChartSVG_WellFormedWithBothPanelsAndCrash(t *testing.T) {
+	rep := &Report{Scenario: "a<b>&c", Inject: "smtp", Injected: 300, Crash: &Crash{KilledAtSeconds: 1.5},
+		Timeline: []Point{{1, 100, 50, 50}, {2, 200, 150, 40}, {3, 300, 300, 0}}}
+	svg := ChartSVG(rep)
+	dec := xml.NewDecoder(bytes.NewReader(svg))
+	classes := map[string]int{}
+	var title string
+	for inTitle := false; ; {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("chart is not well-formed XML: %v\n%s", err, svg)
+		}
+		switch el := tok.(type) {
+		case xml.StartElement:
+			for _, a := range el.Attr {
+				if a.Name.Local == "class" {
+					classes[a.Value]++
+					inTitle = a.Value == "title" || inTitle
+				}
+			}
+		case xml.CharData:
+			if inTitle && title == "" {
+				title = string(el)
+			}
+		}
+	}
+	for _, c := range []string{"series delivered-rate", "series queue-depth", "crash"} {
+		if classes[c] == 0 {
+			t.Errorf("chart has no element of class %q (classes %v)", c, classes)
+		}
+	}
+	if classes["crash"] != 2 || !strings.Contains(title, "a<b>&c") {
+		t.Errorf("crash lines %d, title %q", classes["crash"], title)
+	}
+	if !bytes.Equal(svg, ChartSVG(rep)) {
+		t.Error("ChartSVG is not deterministic")
+	}
+	// An empty timeline still draws.
+	if err := xml.Unmarshal(ChartSVG(&Report{Scenario: "x"}), new(struct{})); err != nil {
+		t.Errorf("empty chart: %v", err)
+	}
+}
+
+func TestAckSet_AddCountEach(t *testing.T) {
+	a := newAckSet(200)
+	a.add(3, 2)
+	a.add(64, 1)
+	a.add(199, 5) // past the end: only 199
+	var got []int64
+	a.each(func(i int64) { got = append(got, i) })
+	if a.count() != 4 || !reflect.DeepEqual(got, []int64{3, 4, 64, 199}) {
+		t.Errorf("count %d, each %v; want 4, [3 4 64 199]", a.count(), got)
 	}
 }

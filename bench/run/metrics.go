@@ -17,6 +17,7 @@ const (
 	metricBounced   = "sluice_bounced_recipients_total"
 	metricDeferred  = "sluice_deferred_recipients_total"
 	metricQueued    = "sluice_queued_recipients"
+	metricSyncs     = "sluice_spool_wal_syncs_total"
 )
 
 // metrics is one scrape: the value of every sample without labels.

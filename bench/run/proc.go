@@ -18,6 +18,7 @@ type procSample struct {
 	CPUSeconds float64 // user + system time so far
 	RSSBytes   int64   // VmRSS: resident now
 	HWMBytes   int64   // VmHWM: the peak resident set so far
+	WriteBytes int64   // write_bytes of /proc/<pid>/io: bytes sent to the storage layer
 }
 
 // readProc samples process pid from /proc.
@@ -50,6 +51,16 @@ func readProc(pid int) (procSample, error) {
 	}
 	ps.RSSBytes = statusKB(status, "VmRSS:")
 	ps.HWMBytes = statusKB(status, "VmHWM:")
+
+	io, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return ps, fmt.Errorf("run: read i/o of pid %d: %w", pid, err)
+	}
+	for line := range strings.Lines(string(io)) {
+		if v, ok := strings.CutPrefix(line, "write_bytes:"); ok {
+			ps.WriteBytes, _ = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
 	return ps, nil
 }
 

@@ -9,14 +9,20 @@ import (
 
 // progress draws one line, rewritten in place, while a scenario runs:
 //
-//	small [########------------]  injected 12000/20000  delivered 9000/20000  4512 rcpt/s
+//	small [########------------]  12.4s  injected 12000/20000 3981/s  delivered 9000/20000 4512/s  queued 2980
+//
+// The bar is delivered recipients of the scenario's; the rates are per
+// second, smoothed over the last looks (messages injected, recipients
+// delivered).
 type progress struct {
 	w    io.Writer // nil: draw nothing
 	name string
 
+	start         time.Time
 	lastAt        time.Time
 	lastDelivered int64
-	rate          float64 // recipients per second, smoothed
+	lastSent      int64
+	rate, irate   float64 // recipients delivered, messages injected per second, smoothed
 	drawn         bool
 }
 
@@ -29,20 +35,23 @@ func (p *progress) update(at time.Time, sent, count, delivered, want int64, extr
 	if p.w == nil {
 		return
 	}
+	if p.start.IsZero() {
+		p.start = at
+	}
 	if !p.lastAt.IsZero() {
 		if dt := at.Sub(p.lastAt).Seconds(); dt > 0 {
-			r := float64(delivered-p.lastDelivered) / dt
-			p.rate = 0.5*p.rate + 0.5*r
+			p.rate = 0.5*p.rate + 0.5*float64(delivered-p.lastDelivered)/dt
+			p.irate = 0.5*p.irate + 0.5*float64(sent-p.lastSent)/dt
 		}
 	}
-	p.lastAt, p.lastDelivered = at, delivered
+	p.lastAt, p.lastDelivered, p.lastSent = at, delivered, sent
 	filled := 0
 	if want > 0 {
 		filled = int(min(delivered, want) * barWidth / want)
 	}
 	bar := strings.Repeat("#", filled) + strings.Repeat("-", barWidth-filled)
-	fmt.Fprintf(p.w, "\r%s [%s]  injected %d/%d  delivered %d/%d  %.0f rcpt/s%s   ",
-		p.name, bar, sent, count, delivered, want, p.rate, extra)
+	fmt.Fprintf(p.w, "\r%s [%s] %5.1fs  injected %d/%d %.0f/s  delivered %d/%d %.0f/s%s   ",
+		p.name, bar, at.Sub(p.start).Seconds(), sent, count, p.irate, delivered, want, p.rate, extra)
 	p.drawn = true
 }
 

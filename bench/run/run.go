@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -70,6 +71,7 @@ type runner struct {
 	srv      *server // nil with Options.Target
 	smtpAddr string
 	httpAddr string // "" without metrics
+	grpcAddr string // "" without a gRPC listener
 	pid      int    // 0: no process to sample
 	hc       *http.Client
 	tmpDir   string  // removed by close; "" when Options.Dir was given
@@ -77,6 +79,19 @@ type runner struct {
 
 	sentMsgs atomic.Int64 // messages injected so far, for the progress line
 	prog     progress
+
+	acked ackSet   // recipients the server acknowledged
+	prev  procBase // what servers killed during the run used (crash)
+}
+
+// procBase is what earlier server processes of a run (before a kill -9)
+// used, added to the last one's figures.
+type procBase struct {
+	cpuSeconds float64
+	writeBytes int64
+	peakRSS    int64
+	fsyncs     int64
+	bounced    int64
 }
 
 // Run runs scenario sc and reports what it measured. It returns an error if
@@ -92,6 +107,7 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts Options) (*Report, err
 	}
 	r := &runner{sc: sc, opts: opts, log: opts.Logger, hc: &http.Client{Timeout: 5 * time.Second}}
 	r.prog = progress{w: opts.Progress, name: sc.Name}
+	r.acked = newAckSet(sc.Recipients())
 	defer r.close()
 	if err := r.setup(ctx); err != nil {
 		return nil, err
@@ -101,23 +117,26 @@ func Run(ctx context.Context, sc scenarios.Scenario, opts Options) (*Report, err
 
 // setup starts the sink, the fake DNS and, unless Options.Target, the server.
 func (r *runner) setup(ctx context.Context) error {
-	r.sink = sink.New(sink.Config{Behaviours: true, TrackDuplicates: true, Logger: r.log})
-	l, err := net.Listen("tcp", cmp(r.opts.SinkAddr, "127.0.0.1:0"))
+	r.sink = sink.New(sink.Config{Behaviours: true, TrackDuplicates: true, Profile: r.sc.Profile, Logger: r.log})
+	addrs, err := r.listenSink()
 	if err != nil {
-		return fmt.Errorf("run: sink: %w", err)
+		return err
 	}
-	go func() {
-		if err := r.sink.Serve(l); err != nil {
-			r.log.Error("run: sink stopped", "err", err)
-		}
-	}()
-	r.dns, err = sink.StartDNS(cmp(r.opts.DNSAddr, "127.0.0.1:0"), r.sc.MXHosts, l.Addr())
+	r.dns, err = sink.StartDNSSpread(cmp(r.opts.DNSAddr, "127.0.0.1:0"), r.sc.MXHosts, addrs)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	r.log.Info("run: sink and dns up", "sink", l.Addr().String(), "dns", r.dns.Addr())
+	for k := range r.sc.DeadDomains {
+		r.dns.SetMX(fmt.Sprintf("d%d.%s", k, sink.DNSSuffix), time.Hour, fakedns.MX{Host: deadMX, Pref: 10})
+	}
+	r.dns.SetA(deadMX, time.Hour, deadIP)
+	r.log.Info("run: sink and dns up", "sink", addrs[0].String(), "ips", len(addrs), "dns", r.dns.Addr())
 
 	if r.opts.Target != "" {
+		if r.sc.Inject != scenarios.InjectSMTP || r.sc.CrashAfter != "" {
+			return fmt.Errorf("run: --target takes SMTP injection and no crash (scenario %s has inject %s, crash_after %q)",
+				r.sc.Name, r.sc.Inject, r.sc.CrashAfter)
+		}
 		r.smtpAddr, r.httpAddr, r.pid = r.opts.Target, r.opts.TargetHTTP, r.opts.TargetPID
 		return nil
 	}
@@ -134,15 +153,52 @@ func (r *runner) setup(ctx context.Context) error {
 		}
 		r.tmpDir = dir
 	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
+	_, port, _ := net.SplitHostPort(addrs[0].String())
 	mxPort, _ := strconv.Atoi(port)
-	r.srv, err = startServer(ctx, bin, dir, r.dns.Addr(), mxPort, r.sc.Engine)
+	r.srv, err = startServer(ctx, bin, dir, r.dns.Addr(), mxPort, r.sc.Inject != scenarios.InjectSMTP, r.sc.Engine)
 	if err != nil {
 		return err
 	}
-	r.smtpAddr, r.httpAddr, r.pid = r.srv.smtpAddr, r.srv.httpAddr, r.srv.pid()
-	r.log.Info("run: server up", "smtp", r.smtpAddr, "http", r.httpAddr, "pid", r.pid)
+	r.smtpAddr, r.httpAddr, r.grpcAddr, r.pid = r.srv.smtpAddr, r.srv.httpAddr, r.srv.grpcAddr, r.srv.pid()
+	r.log.Info("run: server up", "smtp", r.smtpAddr, "http", r.httpAddr, "grpc", r.grpcAddr, "pid", r.pid)
 	return nil
+}
+
+// The dead MX: a loopback address where nothing listens (sink_ips stops
+// short of it), so connections to it are refused at once.
+const deadMX = "dead-mx.bench.test"
+
+var deadIP = netip.AddrFrom4([4]byte{127, 0, 0, 254})
+
+// listenSink makes the sink listen on Options.SinkAddr and, with SinkIPs
+// > 1, on 127.0.0.2 .. 127.0.0.<SinkIPs> at the same port.
+func (r *runner) listenSink() ([]net.Addr, error) {
+	l, err := net.Listen("tcp", cmp(r.opts.SinkAddr, "127.0.0.1:0"))
+	if err != nil {
+		return nil, fmt.Errorf("run: sink: %w", err)
+	}
+	ls := []net.Listener{l}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	for i := 2; i <= r.sc.SinkIPs; i++ {
+		li, err := net.Listen("tcp", net.JoinHostPort(fmt.Sprintf("127.0.0.%d", i), port))
+		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			return nil, fmt.Errorf("run: sink on loopback IP %d of %d: %w", i, r.sc.SinkIPs, err)
+		}
+		ls = append(ls, li)
+	}
+	addrs := make([]net.Addr, len(ls))
+	for i, l := range ls {
+		addrs[i] = l.Addr()
+		go func() {
+			if err := r.sink.Serve(l); err != nil {
+				r.log.Error("run: sink stopped", "err", err)
+			}
+		}()
+	}
+	return addrs, nil
 }
 
 // close stops what setup started, the server first.
@@ -170,11 +226,15 @@ func cmp(v, def string) string {
 }
 
 // injectConfig is the load generator's configuration for the scenario.
+// With grpc-batch its Count is recipients, not messages.
 func (r *runner) injectConfig() inject.Config {
 	size, _ := r.sc.SizeBytes() // validated
-	return inject.Config{
+	cfg := inject.Config{
+		Mode:                  r.sc.Inject,
 		Target:                r.smtpAddr,
+		GRPCTarget:            r.grpcAddr,
 		Count:                 r.sc.Count,
+		BatchSize:             r.sc.BatchSize,
 		Concurrency:           r.sc.Concurrency,
 		Size:                  size,
 		Recipients:            r.sc.Rcpts,
@@ -182,7 +242,13 @@ func (r *runner) injectConfig() inject.Config {
 		MessagesPerConnection: r.sc.PerConn,
 		LocalPart:             r.sc.LocalPart,
 		StampHeader:           true,
+		Acked:                 r.acked.add,
 	}
+	if cfg.Mode == inject.ModeGRPCBatch {
+		cfg.Count = int(r.sc.Recipients())
+	}
+	cfg.SetDefaults()
+	return cfg
 }
 
 // errServerDied is returned when the server exits during a run.

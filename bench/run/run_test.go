@@ -140,3 +140,69 @@ func TestRun_BadBinary_ErrorSaysWhy(t *testing.T) {
 		t.Errorf("Run with a missing binary = %v, want a start error", err)
 	}
 }
+
+func TestRun_Realistic_DefersBouncesThrottlesAndDeadMXAccounted(t *testing.T) {
+	sc, err := scenarios.Load("realistic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Count, sc.Concurrency, sc.Timeout = 300, 4, 35*time.Second
+	rep := runScenario(t, sc)
+	if rep.TimedOut || rep.Injected != 300 {
+		t.Fatalf("timed out %v, injected %d; want 300 in time", rep.TimedOut, rep.Injected)
+	}
+	// Recipient n goes to d<n mod 1000>: only recipient 0 is at the dead d0.
+	if rep.DeadMXRecipients != 1 || rep.Deferred < 1 {
+		t.Errorf("dead-MX recipients %d, deferred %d; want 1 and at least that one", rep.DeadMXRecipients, rep.Deferred)
+	}
+	if rep.Bounced == 0 || rep.SinkByCode["451"] == 0 || rep.SinkByCode["421"] == 0 || rep.SinkByCode["550"] != rep.Bounced {
+		t.Errorf("bounced %d, sink replies %v; want 451s, 421s and a 550 per bounce", rep.Bounced, rep.SinkByCode)
+	}
+	if !rep.Correct || rep.Duplicates != 0 || rep.Delivered+rep.Bounced+rep.Deferred != rep.Injected {
+		t.Errorf("delivered %d + bounced %d + deferred %d != injected %d, or duplicates %d",
+			rep.Delivered, rep.Bounced, rep.Deferred, rep.Injected, rep.Duplicates)
+	}
+	if rep.Fsyncs <= 0 || rep.WriteBytes <= 0 || len(rep.Timeline) == 0 {
+		t.Errorf("fsyncs %d, written %d, timeline %d points: want all positive", rep.Fsyncs, rep.WriteBytes, len(rep.Timeline))
+	}
+}
+
+func TestRun_Crash_KillNineMidRun_NoAcknowledgedRecipientLost(t *testing.T) {
+	sc, err := scenarios.Load("crash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Count, sc.Concurrency, sc.CrashAfter, sc.Timeout = 1000, 4, "30%", 30*time.Second
+	rep := runScenario(t, sc)
+	c := rep.Crash
+	if c == nil {
+		t.Fatal("no crash in the report")
+	}
+	if rep.TimedOut || !rep.Correct || c.Lost != 0 || c.AckedBeforeKill == 0 || c.Acked != rep.Injected || c.DeliveredAcked != c.Acked {
+		t.Errorf("crash %+v, timed out %v, correct %v: want every acked recipient delivered", *c, rep.TimedOut, rep.Correct)
+	}
+	if rep.Messages+rep.InjectFailed != 1000 {
+		t.Errorf("messages %d + failed %d, want 1000 tried", rep.Messages, rep.InjectFailed)
+	}
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(js.String(), `"lost": 0`) {
+		t.Errorf("JSON report has no lost count:\n%s", js.String())
+	}
+}
+
+func TestRun_GRPCBatch_EveryRecipientDeliveredOnce(t *testing.T) {
+	rep := runScenario(t, scenarios.Scenario{
+		Name: "tiny-grpc", Count: 100, Size: "1KB", Rcpts: 2, Domains: 10, Concurrency: 2,
+		Inject: scenarios.InjectGRPCBatch, BatchSize: 50, Timeout: 20 * time.Second,
+	})
+	if rep.Inject != "grpc-batch" || rep.Injected != 200 || rep.Messages != 100 || rep.InjectFailed != 0 {
+		t.Fatalf("inject %s: injected %d recipients, %d messages, %d failed; want 200, 100, 0",
+			rep.Inject, rep.Injected, rep.Messages, rep.InjectFailed)
+	}
+	if !rep.Correct || rep.Delivered != 200 || rep.Duplicates != 0 {
+		t.Errorf("delivered %d duplicates %d correct %v; want 200 once each", rep.Delivered, rep.Duplicates, rep.Correct)
+	}
+}

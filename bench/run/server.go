@@ -17,22 +17,25 @@ import (
 )
 
 // server is a `sluice serve` child process on a config the runner wrote.
+// kill and launch restart it on the same config, spool and ports.
 type server struct {
-	cmd      *exec.Cmd
-	smtpAddr string
-	httpAddr string
-	logPath  string
-	exited   chan struct{} // closed when the process has been waited for
-	waitErr  error         // set before exited is closed
+	bin, dir, cfgPath string
+	cmd               *exec.Cmd
+	smtpAddr          string
+	httpAddr          string
+	grpcAddr          string // "" when the gRPC listener is off
+	logPath           string
+	exited            chan struct{} // closed when the process has been waited for
+	waitErr           error         // set before exited is closed
 }
 
 // serverConfig returns the serve configuration for a run: spool under dir,
 // listeners on the given loopback addresses, MX lookups at dnsAddr, delivery
 // to port mxPort without TLS, then overrides merged over it key by key.
-func serverConfig(dir, smtpAddr, httpAddr, dnsAddr string, mxPort int, overrides map[string]any) ([]byte, error) {
+func serverConfig(dir, smtpAddr, httpAddr, grpcAddr, dnsAddr string, mxPort int, overrides map[string]any) ([]byte, error) {
 	cfg := map[string]any{
 		"spool":  map[string]any{"dir": filepath.Join(dir, "spool"), "min_free_space": "64MiB", "ballast_size": 0},
-		"listen": map[string]any{"smtp": smtpAddr, "http": httpAddr, "grpc": ""},
+		"listen": map[string]any{"smtp": smtpAddr, "http": httpAddr, "grpc": grpcAddr},
 		"delivery": map[string]any{
 			"mx_port": mxPort, "tls": "off", "helo": "sluice.bench.test",
 		},
@@ -73,16 +76,21 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// startServer writes the config into dir and starts bin serve on it; it
-// returns once /healthz answers 200, or fails if the process exits or
-// startTimeout passes first.
-func startServer(ctx context.Context, bin, dir, dnsAddr string, mxPort int, overrides map[string]any) (*server, error) {
+// startServer writes the config into dir and starts bin serve on it, with a
+// gRPC listener when withGRPC; it returns once /healthz answers 200, or
+// fails if the process exits or startTimeout passes first.
+func startServer(ctx context.Context, bin, dir, dnsAddr string, mxPort int, withGRPC bool, overrides map[string]any) (*server, error) {
 	smtpAddr, err1 := freeAddr()
 	httpAddr, err2 := freeAddr()
-	if err := errors.Join(err1, err2); err != nil {
+	var grpcAddr string
+	var err3 error
+	if withGRPC {
+		grpcAddr, err3 = freeAddr()
+	}
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, fmt.Errorf("run: pick ports: %w", err)
 	}
-	data, err := serverConfig(dir, smtpAddr, httpAddr, dnsAddr, mxPort, overrides)
+	data, err := serverConfig(dir, smtpAddr, httpAddr, grpcAddr, dnsAddr, mxPort, overrides)
 	if err != nil {
 		return nil, fmt.Errorf("run: server config: %w", err)
 	}
@@ -90,28 +98,45 @@ func startServer(ctx context.Context, bin, dir, dnsAddr string, mxPort int, over
 	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
 		return nil, fmt.Errorf("run: write server config: %w", err)
 	}
-	s := &server{smtpAddr: smtpAddr, httpAddr: httpAddr, logPath: filepath.Join(dir, "serve.log"),
-		exited: make(chan struct{})}
-	logf, err := os.Create(s.logPath)
-	if err != nil {
-		return nil, fmt.Errorf("run: server log: %w", err)
-	}
-	defer logf.Close() // the child has its own descriptor
-	s.cmd = exec.Command(bin, "serve", "--config", cfgPath)
-	s.cmd.Dir = dir
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("run: start %s serve: %w", bin, err)
-	}
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
-	if err := s.waitHealthy(ctx); err != nil {
-		s.stop()
+	s := &server{bin: bin, dir: dir, cfgPath: cfgPath, smtpAddr: smtpAddr, httpAddr: httpAddr, grpcAddr: grpcAddr,
+		logPath: filepath.Join(dir, "serve.log")}
+	if err := s.launch(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// launch starts the process on s's config (the log is appended to) and
+// waits until it is healthy; on failure the process is stopped.
+func (s *server) launch(ctx context.Context) error {
+	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("run: server log: %w", err)
+	}
+	defer logf.Close() // the child has its own descriptor
+	s.exited = make(chan struct{})
+	s.cmd = exec.Command(s.bin, "serve", "--config", s.cfgPath)
+	s.cmd.Dir = s.dir
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("run: start %s serve: %w", s.bin, err)
+	}
+	cmd, exited := s.cmd, s.exited
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(exited)
+	}()
+	if err := s.waitHealthy(ctx); err != nil {
+		s.stop()
+		return err
+	}
+	return nil
+}
+
+// kill kills the process with SIGKILL, as a crash would, and waits for it.
+func (s *server) kill() {
+	_ = s.cmd.Process.Kill()
+	<-s.exited
 }
 
 // startTimeout bounds the wait for a new server's /healthz.

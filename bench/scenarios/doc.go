@@ -21,6 +21,12 @@
 //	release: false        # once every recipient was deferred once, make the
 //	                      # sink accept local_part and time the drain (backlog)
 //	timeout: 10m          # give up waiting for delivery after this long
+//	inject: smtp          # smtp | grpc | grpc-batch | grpc-stream
+//	batch_size: 1000      # recipients per InjectBatch (grpc-batch)
+//	sink_ips: 1           # the sink listens on 127.0.0.1 .. 127.0.0.N
+//	dead_domains: 0       # d0.test .. get an MX where nothing listens
+//	crash_after: ""       # "50%": kill -9 the server then, restart, count lost
+//	sink: gmail           # sink profile: shipped name, .yaml file or inline
 //	engine:               # merged over the runner's serve config
 //	  delivery: {retry_after: [2s]}
 //

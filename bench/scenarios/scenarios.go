@@ -8,12 +8,15 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sluice-mta/sluice/bench/sink"
 )
 
 //go:embed *.yaml
@@ -59,7 +62,43 @@ type Scenario struct {
 	// Engine is merged key by key over the runner's `sluice serve`
 	// configuration (same keys as configs/sluice.yaml). Optional.
 	Engine map[string]any `yaml:"engine"`
+
+	// Inject is how mail goes in: smtp, grpc (one Inject call per
+	// message), grpc-batch (InjectBatch of BatchSize recipients) or
+	// grpc-stream (InjectStream). Default smtp.
+	Inject string `yaml:"inject"`
+	// BatchSize is the recipients per InjectBatch call with inject
+	// grpc-batch. Default 1000.
+	BatchSize int `yaml:"batch_size"`
+	// SinkIPs makes the sink listen on 127.0.0.1 .. 127.0.0.<SinkIPs> at
+	// one port; the MX hosts (MXHosts) resolve to them in turn. Default 1.
+	SinkIPs int `yaml:"sink_ips"`
+	// DeadDomains gives the first DeadDomains domains (d0.test, ...) an MX
+	// at a loopback address where nothing listens: their recipients stay
+	// deferred, and the run counts them as accounted once every other
+	// recipient is delivered or bounced. Default 0.
+	DeadDomains int `yaml:"dead_domains"`
+	// CrashAfter kills the server (kill -9) once this share of the messages
+	// was injected ("50%"), restarts it on the same spool and waits for
+	// every acknowledged recipient; the report counts the lost ones.
+	// Default "": no crash.
+	CrashAfter string `yaml:"crash_after"`
+	// Sink is the sink's behaviour profile (bench/sink Profile): a shipped
+	// name ("gmail"), a .yaml file (relative to a scenario file's
+	// directory) or the profile itself, inline. Optional: without it the
+	// sink answers by local part only.
+	Sink yaml.Node `yaml:"sink"`
+	// Profile is Sink, parsed by Parse; code may set it directly.
+	Profile *sink.Profile `yaml:"-"`
 }
+
+// Injection modes (Scenario.Inject).
+const (
+	InjectSMTP       = "smtp"
+	InjectGRPC       = "grpc"
+	InjectGRPCBatch  = "grpc-batch"
+	InjectGRPCStream = "grpc-stream"
+)
 
 // Defaults for Scenario.
 const (
@@ -71,6 +110,11 @@ const (
 	DefaultPerConn     = 100
 	DefaultLocalPart   = "user"
 	DefaultTimeout     = 10 * time.Minute
+	DefaultInject      = InjectSMTP
+	DefaultBatchSize   = 1000
+	DefaultSinkIPs     = 1
+	// MaxSinkIPs leaves 127.0.0.254 free for the dead MX.
+	MaxSinkIPs = 250
 )
 
 // SetDefaults fills every zero field of s with its default.
@@ -81,6 +125,7 @@ func (s *Scenario) SetDefaults() {
 	}{
 		{&s.Count, DefaultCount}, {&s.Rcpts, DefaultRcpts}, {&s.Domains, DefaultDomains},
 		{&s.Concurrency, DefaultConcurrency}, {&s.PerConn, DefaultPerConn},
+		{&s.BatchSize, DefaultBatchSize}, {&s.SinkIPs, DefaultSinkIPs},
 	} {
 		if *f.p == 0 {
 			*f.p = f.d
@@ -94,6 +139,9 @@ func (s *Scenario) SetDefaults() {
 	}
 	if s.Timeout == 0 {
 		s.Timeout = DefaultTimeout
+	}
+	if s.Inject == "" {
+		s.Inject = DefaultInject
 	}
 }
 
@@ -109,6 +157,7 @@ func (s *Scenario) Validate() error {
 	}{
 		{"count", s.Count}, {"rcpts", s.Rcpts}, {"domains", s.Domains},
 		{"concurrency", s.Concurrency}, {"per_conn", s.PerConn},
+		{"batch_size", s.BatchSize}, {"sink_ips", s.SinkIPs},
 	} {
 		if f.v < 1 {
 			return fmt.Errorf("scenario %s: %s must be at least 1, got %d", s.Name, f.name, f.v)
@@ -123,8 +172,42 @@ func (s *Scenario) Validate() error {
 	if s.Timeout < 0 {
 		return fmt.Errorf("scenario %s: timeout must be positive, got %s", s.Name, s.Timeout)
 	}
+	switch s.Inject {
+	case InjectSMTP, InjectGRPC, InjectGRPCBatch, InjectGRPCStream:
+	default:
+		return fmt.Errorf("scenario %s: inject %q: want %s, %s, %s or %s", s.Name, s.Inject,
+			InjectSMTP, InjectGRPC, InjectGRPCBatch, InjectGRPCStream)
+	}
+	if s.SinkIPs > MaxSinkIPs {
+		return fmt.Errorf("scenario %s: sink_ips must be at most %d, got %d", s.Name, MaxSinkIPs, s.SinkIPs)
+	}
+	if s.DeadDomains < 0 || s.DeadDomains >= s.Domains {
+		return fmt.Errorf("scenario %s: dead_domains must be from 0 to domains-1 (%d), got %d", s.Name, s.Domains-1, s.DeadDomains)
+	}
+	if _, err := s.CrashShare(); err != nil {
+		return fmt.Errorf("scenario %s: %w", s.Name, err)
+	}
+	if s.Release && s.CrashAfter != "" {
+		return fmt.Errorf("scenario %s: release and crash_after do not mix", s.Name)
+	}
 	return nil
 }
+
+// CrashShare returns CrashAfter as a fraction in (0, 1), or 0 without one.
+func (s *Scenario) CrashShare() (float64, error) {
+	if s.CrashAfter == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s.CrashAfter), "%")), 64)
+	if err != nil || v <= 0 || v >= 100 {
+		return 0, fmt.Errorf("crash_after %q: want a share of the messages between 0%% and 100%%, like 50%%", s.CrashAfter)
+	}
+	return v / 100, nil
+}
+
+// DeadRecipient reports whether recipient n of the run (bench/inject's
+// numbering: domain d<n mod Domains>) is at a dead domain.
+func (s *Scenario) DeadRecipient(n int64) bool { return n%int64(s.Domains) < int64(s.DeadDomains) }
 
 // Recipients returns the number of recipients the scenario injects.
 func (s *Scenario) Recipients() int64 { return int64(s.Count) * int64(s.Rcpts) }
@@ -155,18 +238,51 @@ func ParseSize(v string) (int, error) {
 
 // Parse decodes one scenario from YAML, strictly, fills its defaults and
 // validates it. from names the source in errors.
-func Parse(from string, data []byte) (Scenario, error) {
+func Parse(from string, data []byte) (Scenario, error) { return parse(from, "", data) }
+
+// parse is Parse with dir, the directory a sink profile file is relative
+// to ("": the working directory).
+func parse(from, dir string, data []byte) (Scenario, error) {
 	var s Scenario
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&s); err != nil {
 		return Scenario{}, fmt.Errorf("scenario %s: %w", from, err)
 	}
+	if err := s.loadProfile(from, dir); err != nil {
+		return Scenario{}, err
+	}
 	s.SetDefaults()
 	if err := s.Validate(); err != nil {
 		return Scenario{}, fmt.Errorf("%s: %w", from, err)
 	}
 	return s, nil
+}
+
+// loadProfile sets Profile from the Sink key.
+func (s *Scenario) loadProfile(from, dir string) error {
+	var err error
+	switch n := &s.Sink; n.Kind {
+	case 0:
+		return nil
+	case yaml.ScalarNode:
+		name := n.Value
+		if ext := path.Ext(name); (ext == ".yaml" || ext == ".yml") && dir != "" && !filepath.IsAbs(name) {
+			name = filepath.Join(dir, name)
+		}
+		s.Profile, err = sink.LoadProfile(name)
+		if err != nil {
+			err = fmt.Errorf("line %d: sink: %w", n.Line, err)
+		}
+	case yaml.MappingNode:
+		s.Profile, err = sink.ProfileFromNode(from+" sink", n)
+	default:
+		err = fmt.Errorf("line %d: sink: want a profile name, a .yaml file or a profile mapping", n.Line)
+	}
+	if err != nil {
+		return fmt.Errorf("scenario %s: %w", from, err)
+	}
+	return nil
 }
 
 // Names returns the names of the embedded scenarios, sorted.
@@ -188,7 +304,7 @@ func Load(name string) (Scenario, error) {
 		if err != nil {
 			return Scenario{}, fmt.Errorf("scenario: %w", err)
 		}
-		return Parse(name, data)
+		return parse(name, filepath.Dir(name), data)
 	}
 	data, err := files.ReadFile(name + ".yaml")
 	if err != nil {

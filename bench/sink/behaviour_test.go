@@ -24,16 +24,40 @@ type rawConn struct {
 // dialRaw connects to addr, reads the greeting and says EHLO.
 func dialRaw(t *testing.T, addr string) *rawConn {
 	t.Helper()
-	nc, err := net.Dial("tcp", addr)
+	c := newRawConn(t, addr)
+	c.expect(220)
+	c.cmd(250, "EHLO client.test")
+	return c
+}
+
+// newRawConn connects to addr and reads nothing.
+func newRawConn(t *testing.T, addr string) *rawConn { return newRawConnFrom(t, "", addr) }
+
+// newRawConnFrom connects to addr from the local IP src ("": any).
+func newRawConnFrom(t *testing.T, src, addr string) *rawConn {
+	t.Helper()
+	var d net.Dialer
+	if src != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
+	}
+	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
-	c := &rawConn{t: t, Conn: textproto.NewConn(nc), nc: nc}
-	c.expect(220)
-	c.cmd(250, "EHLO client.test")
-	return c
+	return &rawConn{t: t, Conn: textproto.NewConn(nc), nc: nc}
+}
+
+// waitUntil polls cond for up to 5s.
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // reply reads one reply and returns its code and text.
@@ -295,6 +319,9 @@ func TestSink_TrackDuplicates_CountsAddressesDeliveredTwice(t *testing.T) {
 	}
 	if n := s.Stats().Duplicates; n != 2 {
 		t.Errorf("duplicates %d, want 2", n)
+	}
+	if !s.Delivered("c@X.test") || !s.Delivered("A@x.test") || s.Delivered("d@x.test") {
+		t.Error("Delivered disagrees with what was accepted")
 	}
 	s.Reset()
 	if err := send(t, addr, []string{"a@x.test"}, "x\r\n"); err != nil {

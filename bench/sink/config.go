@@ -37,6 +37,12 @@ type Config struct {
 	// Reset. Default false.
 	TrackDuplicates bool
 
+	// Profile, when set, answers recipients whose domain is in one of its
+	// groups by the group's shares and texts, delays replies and caps
+	// connections (see Profile). Recipients in no group get the local-part
+	// script as before. Default nil.
+	Profile *Profile
+
 	// Logger receives the sink's own log lines (listener and connection
 	// errors, at Debug and Warn). Default slog.Default().
 	Logger *slog.Logger

@@ -71,3 +71,18 @@ func canonicalAddr(addr string) string {
 	}
 	return addr
 }
+
+// has reports whether addr was delivered at least once.
+func (d *delivered) has(addr string) bool {
+	addr = canonicalAddr(addr)
+	sh := &d.shards[maphash.String(d.seed, addr)%nShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	_, ok := sh.seen[addr]
+	return ok
+}
+
+// Delivered reports whether a message to addr (domain case ignored) was
+// accepted since New or the last Reset. It needs Config.TrackDuplicates;
+// without it, it reports false.
+func (s *Sink) Delivered(addr string) bool { return s.cfg.TrackDuplicates && s.dups.has(addr) }

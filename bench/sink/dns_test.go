@@ -102,3 +102,33 @@ func TestStartDNS_NegativeMXHosts_Error(t *testing.T) {
 		t.Error("StartDNS with mxHosts -1 succeeded")
 	}
 }
+
+func TestStartDNSSpread_MXHostsSpreadOverSinkAddresses(t *testing.T) {
+	var addrs []net.Addr
+	for _, a := range []string{"127.0.0.2:2526", "127.0.0.3:2526", "127.0.0.4:2526"} {
+		ta, _ := net.ResolveTCPAddr("tcp", a)
+		addrs = append(addrs, ta)
+	}
+	srv, err := StartDNSSpread("127.0.0.1:0", 6, addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	for k, want := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.2", "127.0.0.3", "127.0.0.4"} {
+		if a := aOf(t, srv.Addr(), "mx"+strconv.Itoa(k)+".test"); a != want {
+			t.Errorf("A mx%d.test = %s, want %s", k, a, want)
+		}
+	}
+	// N domains roll up onto the 6 hosts, and so onto all 3 addresses.
+	seen := map[string]bool{}
+	for i := range 200 {
+		mx := mxOf(t, srv.Addr(), "d"+strconv.Itoa(i)+".test")
+		seen[aOf(t, srv.Addr(), mx)] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("200 domains reach sink addresses %v, want all 3", seen)
+	}
+	if _, err := StartDNSSpread("127.0.0.1:0", 1, nil); err == nil {
+		t.Error("StartDNSSpread with no address succeeded")
+	}
+}

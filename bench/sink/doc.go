@@ -23,6 +23,34 @@
 // path loads the rule table with one atomic load and compares a few short
 // prefixes; writers publish a new table (copy-on-write).
 //
+// Profiles (Config.Profile, `sluice sink --profile`): a YAML file (or a
+// shipped one: gmail, yahoo, outlook, providers; ParseProfile, LoadProfile)
+// that answers by recipient domain instead of local part:
+//
+//	seed: 1                      # reply order and delays replay exactly
+//	limits:
+//	  max_messages_per_connection: 100   # then 421 at MAIL, hang up
+//	  max_connections_per_ip: 20         # then 421 as the greeting, hang up
+//	  messages_reply: "421 4.7.0 Try again later, closing connection."
+//	latency:                     # per command: connect ehlo mail rcpt data
+//	  connect: 2ms               # fixed
+//	  rcpt: {dist: uniform, min: 1ms, max: 5ms}
+//	  data: {dist: lognormal, p50: 20ms, p99: 250ms}
+//	groups:                      # first match by glob on the rcpt domain
+//	  - name: gmail
+//	    domains: ["gmail.test", "*.gmail.test"]
+//	    replies: {defer: 3%, bounce: 1%, throttle: 1%}   # accept: the rest
+//	    texts: {throttle: "421 4.7.28 ... rate limited. - gsmtp"}  # or a list, in turn
+//	    latency: {rcpt: 5ms}     # rcpt and data may be set per group
+//
+// Shares are exact, not drawn: a group's n-th RCPT gets entry n mod P of a
+// seeded shuffle of one period (P = 10000 / gcd of the shares in basis
+// points: 100 for whole percents), so every P consecutive replies of a
+// group hold exactly the shares, and the same seed gives the same order.
+// Delays are drawn from a generator per connection seeded by the profile's
+// seed and the connection's accept order. Recipients in no group get the
+// local-part script. A bad profile is an error naming its line and key.
+//
 // Invariants:
 //   - Message bodies are never kept: DATA is drained into io.Discard and only
 //     its length is counted.
@@ -31,7 +59,8 @@
 //     Recipients, Bytes, ByPeerIP, ByDomain, Duplicates). ByCode counts
 //     every reply the sink gives to RCPT and DATA, refusals included;
 //     Connections counts every accepted TCP connection, including ones that
-//     never say EHLO.
+//     never say EHLO; connections refused for the per-IP cap are counted
+//     apart (RefusedConnections, Peers) and their 421 in ByCode.
 //   - After a 421 the connection is closed once the reply is written, and
 //     commands the client had already pipelined behind it are neither
 //     answered nor counted.

@@ -41,6 +41,7 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		seq = sess.c.seq
 	}
 	sess.shard = b.s.stats.shard(seq)
+	sess.delay(CmdEHLO, Dist{})
 	return sess, nil
 }
 
@@ -54,15 +55,24 @@ type session struct {
 	shard   *shard
 
 	from      string
-	mailReads int64    // c.reads when MAIL was handled
-	to        []string // accepted recipients of this transaction
-	domains   []string // their domains, lowercased; reused across transactions
-	hdr       []byte   // HeaderScanBytes for the header block, made on first DATA
+	mailReads int64       // c.reads when MAIL was handled
+	to        []string    // accepted recipients of this transaction
+	domains   []string    // their domains, lowercased; reused across transactions
+	hdr       []byte      // HeaderScanBytes for the header block, made on first DATA
+	group     *groupState // profile group of the transaction's first recipient, or nil
 }
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if ss.closed() {
 		return errShuttingDown
+	}
+	if p := ss.s.prof; p != nil && ss.c != nil {
+		if lim := p.p.Limits.MaxMessagesPerConnection; lim > 0 && ss.c.msgs >= lim {
+			err := p.p.Limits.MessagesReply.err("")
+			ss.refuse(err, 421)
+			return err
+		}
+		ss.delay(CmdMail, Dist{})
 	}
 	ss.from = from
 	ss.shard.transactions.Add(1)
@@ -76,16 +86,61 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if ss.closed() {
 		return errShuttingDown
 	}
+	if p := ss.s.prof; p != nil {
+		if g := p.group(domainOf(to)); g != nil {
+			return ss.rcptByGroup(g, to)
+		}
+	}
 	if r := ss.s.reply; r != nil {
 		if err := r.rcpt(ss.peer, ss.from, to); err != nil {
 			ss.refuse(err, 451) // go-smtp's code for an error that is no SMTPError
 			return err
 		}
 	}
+	ss.accept(to)
+	return nil
+}
+
+func (ss *session) accept(to string) {
 	ss.shard.count(250)
 	ss.to = append(ss.to, to)
 	ss.domains = append(ss.domains, domainOf(to))
+}
+
+// rcptByGroup answers a RCPT of a profile group: its delay, then its next
+// outcome.
+func (ss *session) rcptByGroup(g *groupState, to string) error {
+	if !ss.delay(CmdRcpt, g.rcptD) {
+		return errShuttingDown
+	}
+	if ss.closed() {
+		return errShuttingDown
+	}
+	if ss.group == nil {
+		ss.group = g
+	}
+	if err := g.reply(g.next(), to); err != nil {
+		g.count(err.Code)
+		ss.refuse(err, err.Code)
+		return err
+	}
+	g.count(250)
+	ss.accept(to)
 	return nil
+}
+
+// delay waits the profile's delay for cmd (d when set, else the
+// profile's own), drawn from the connection's generator. It reports false
+// if the Sink closed meanwhile. Without a profile it does nothing.
+func (ss *session) delay(cmd Command, d Dist) bool {
+	p := ss.s.prof
+	if p == nil || ss.c == nil || ss.c.rng == nil {
+		return true
+	}
+	if d.IsZero() {
+		d = p.p.Latency[cmd]
+	}
+	return ss.s.pause(d.Sample(ss.c.rng))
 }
 
 func (ss *session) Data(r io.Reader) error {
@@ -102,6 +157,15 @@ func (ss *session) Data(r io.Reader) error {
 		ss.hdr = make([]byte, HeaderScanBytes)
 	}
 	n, stamp, err := drain(r, ss.hdr)
+	if err == nil && ss.s.prof != nil {
+		var d Dist
+		if ss.group != nil {
+			d = ss.group.dataD
+		}
+		if !ss.delay(CmdData, d) {
+			err = errShuttingDown
+		}
+	}
 	if rp := ss.s.reply; err == nil && rp != nil {
 		err = rp.data(ss.peer, ss.from, ss.to, n)
 	}
@@ -110,6 +174,9 @@ func (ss *session) Data(r io.Reader) error {
 		return err
 	}
 	ss.shard.count(250)
+	if ss.c != nil {
+		ss.c.msgs++
+	}
 	ss.s.stats.record(ss.shard, ss.peerKey, ss.domains, n, stamp)
 	if ss.s.cfg.TrackDuplicates {
 		ss.s.dups.add(ss.to)
@@ -139,6 +206,7 @@ func (ss *session) closed() bool { return ss.c != nil && ss.c.closed.Load() }
 
 func (ss *session) Reset() {
 	ss.from = ""
+	ss.group = nil
 	ss.to = ss.to[:0]
 	clear(ss.domains) // drop references to old RCPT strings
 	ss.domains = ss.domains[:0]

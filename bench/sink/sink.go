@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emersion/go-smtp"
 )
@@ -31,6 +33,12 @@ type Sink struct {
 	reply  replier
 	script script
 
+	// prof is the live Profile; nil without one.
+	prof *profileState
+	// peers counts open connections per client IP, for Stats.Peers and
+	// Limits.MaxConnectionsPerIP.
+	peers peerTable
+
 	// done is closed by Close; it cuts Slow delays short.
 	done chan struct{}
 
@@ -54,6 +62,10 @@ func New(cfg Config) *Sink {
 	s.dups.init()
 	s.script.init(&cfg, s.done)
 	s.reply = &s.script
+	s.peers.init()
+	if cfg.Profile != nil {
+		s.prof = newProfileState(cfg.Profile)
+	}
 	s.mu.listeners = make(map[net.Listener]struct{})
 	s.mu.conns = make(map[*conn]struct{})
 
@@ -147,33 +159,98 @@ type listener struct {
 }
 
 func (l *listener) Accept() (net.Conn, error) {
-	nc, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		nc, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if c := l.admit(nc); c != nil {
+			return c, nil
+		}
+		if l.s.isClosed() {
+			return nil, net.ErrClosed
+		}
 	}
+}
+
+// admit wraps an accepted connection and counts it, or refuses it (nil):
+// when the Sink is closed, or with 421 when its IP is at
+// Limits.MaxConnectionsPerIP.
+func (l *listener) admit(nc net.Conn) *conn {
 	s := l.s
-	c := &conn{Conn: nc, s: s, seq: s.stats.connections.Add(1)}
-	s.stats.active.Add(1)
+	peer := peerOf(nc)
+	maxPerIP := 0
+	if s.prof != nil {
+		maxPerIP = s.prof.p.Limits.MaxConnectionsPerIP
+	}
+	if !s.peers.open(peer, maxPerIP) {
+		s.refuseConn(nc)
+		return nil
+	}
+	c := &conn{Conn: nc, s: s, peer: peer, seq: s.stats.connections.Add(1)}
+	if s.prof != nil {
+		c.rng = s.prof.connRNG(c.seq)
+	}
+	s.stats.openConn()
 
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()
 		s.stats.active.Add(-1)
+		s.peers.close(peer)
 		nc.Close()
-		return nil, net.ErrClosed
+		return nil
 	}
 	s.mu.conns[c] = struct{}{}
 	s.conns.Add(1)
 	s.mu.Unlock()
-	return c, nil
+	return c
+}
+
+// refuseConn answers a connection over the per-IP cap with the profile's
+// 421 and closes it. NB: the reply is a few dozen bytes into a new socket's
+// empty send buffer, so the write does not hold up the accept loop; a
+// deadline bounds it anyway.
+func (s *Sink) refuseConn(nc net.Conn) {
+	r := s.prof.p.Limits.ConnectionsReply
+	_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = fmt.Fprintf(nc, "%d %s\r\n", r.Code, replyLine(r))
+	nc.Close()
+	s.stats.shards[0].count(r.Code)
+}
+
+// replyLine is a Reply's text after its code: "4.7.0 text".
+func replyLine(r Reply) string {
+	if r.Enhanced == [3]int{} {
+		return r.Text
+	}
+	return fmt.Sprintf("%d.%d.%d %s", r.Enhanced[0], r.Enhanced[1], r.Enhanced[2], r.Text)
+}
+
+func (s *Sink) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.closed
 }
 
 // conn is an accepted connection; its first Close does the bookkeeping.
 type conn struct {
 	net.Conn
 	s      *Sink
-	seq    int64 // 1-based accept order, picks the stats shard
+	seq    int64  // 1-based accept order, picks the stats shard
+	peer   string // client IP, for Sink.peers
 	closed atomic.Bool
+
+	// The fields below belong to the connection's goroutine (go-smtp's
+	// session and the writes it makes).
+
+	// rng draws the profile's delays; nil without a profile.
+	rng *rand.Rand
+	// greeted is set once the greeting was written (after its delay).
+	greeted bool
+	// msgs counts messages accepted on the connection, for
+	// Limits.MaxMessagesPerConnection.
+	msgs int
 
 	// reads counts Read calls. Only the connection's goroutine reads, and
 	// only it looks at reads (session.Mail and Data), so it is a plain int.
@@ -193,6 +270,12 @@ func (c *conn) Read(b []byte) (int, error) {
 }
 
 func (c *conn) Write(b []byte) (int, error) {
+	if !c.greeted {
+		c.greeted = true // the first write is the greeting
+		if c.rng != nil {
+			c.s.pause(c.s.prof.p.Latency[CmdConnect].Sample(c.rng))
+		}
+	}
 	n, err := c.Conn.Write(b)
 	if c.closeAfterWrite.Load() {
 		c.Close()
@@ -206,6 +289,7 @@ func (c *conn) Close() error {
 	}
 	err := c.Conn.Close()
 	c.s.stats.active.Add(-1)
+	c.s.peers.close(c.peer)
 	c.s.mu.Lock()
 	delete(c.s.mu.conns, c)
 	c.s.mu.Unlock()

@@ -21,6 +21,17 @@ type Stats struct {
 	// ActiveConnections is the number of connections open now; Reset leaves
 	// it alone.
 	ActiveConnections int64 `json:"active_connections"`
+	// PeakConnections is the most connections open at once; Reset sets it
+	// to ActiveConnections.
+	PeakConnections int64 `json:"peak_connections"`
+	// RefusedConnections is the number of connections answered 421 for
+	// the profile's Limits.MaxConnectionsPerIP (not in Connections).
+	RefusedConnections int64 `json:"refused_connections"`
+	// Peers is per client IP: connections, refusals, open now and at peak.
+	Peers map[string]PeerStats `json:"peers"`
+	// ByGroup counts the RCPT replies to each profile group's recipients
+	// by reply code; empty without a profile.
+	ByGroup map[string]map[string]int64 `json:"by_group,omitempty"`
 	// Transactions is the number of MAIL FROM commands accepted.
 	Transactions int64 `json:"transactions"`
 	// PipelinedTransactions is the number of transactions whose MAIL, RCPTs
@@ -28,8 +39,10 @@ type Stats struct {
 	// that pipelines (RFC 2920) over a fast link scores one per message.
 	PipelinedTransactions int64 `json:"pipelined_transactions"`
 	// ByCode counts the sink's replies to RCPT and to the end of DATA by
-	// reply code ("250", "451", "421", "550", "552", ...). Replies go-smtp
-	// makes itself (syntax errors, commands out of order) are not counted.
+	// reply code ("250", "451", "421", "550", "552", ...), and the 421s of a
+	// profile's caps (at MAIL, and as the greeting of a refused
+	// connection). Replies go-smtp makes itself (syntax errors, commands
+	// out of order) are not counted.
 	ByCode map[string]int64 `json:"by_code"`
 	// Duplicates is the number of distinct recipient addresses (domain
 	// lowercased) in more than one accepted message; always 0 unless
@@ -81,7 +94,7 @@ const nShards = 16
 // accepted during a Reset may land on either side of it.
 type counters struct {
 	messages, recipients, bytes atomic.Int64
-	connections, active         atomic.Int64
+	connections, active, peak   atomic.Int64
 	first, last                 atomic.Int64 // UnixNano; 0 = none yet
 	arrivals                    arrivals
 
@@ -99,6 +112,17 @@ type shard struct {
 	latency                 histogram
 
 	_ [64]byte // keep neighbouring shards' mutexes off one cache line
+}
+
+// openConn counts a connection as open and raises the peak.
+func (c *counters) openConn() {
+	n := c.active.Add(1)
+	for {
+		p := c.peak.Load()
+		if n <= p || c.peak.CompareAndSwap(p, n) {
+			return
+		}
+	}
 }
 
 // count counts one reply with code; codes outside 200-599 are not counted.
@@ -157,6 +181,8 @@ func (s *Sink) Stats() Stats {
 		Bytes:             c.bytes.Load(),
 		Connections:       c.connections.Load(),
 		ActiveConnections: c.active.Load(),
+		PeakConnections:   c.peak.Load(),
+		Peers:             s.peers.snapshot(),
 		ByPeerIP:          make(map[string]int64),
 		ByDomain:          make(map[string]int64),
 		ByPeerDomain:      make(map[string]int64),
@@ -190,6 +216,21 @@ func (s *Sink) Stats() Stats {
 	st.LatencySamples = n
 	st.LatencyP50Ms, st.LatencyP90Ms, st.LatencyP99Ms = q[0], q[1], q[2]
 	st.Arrivals = c.arrivals.snapshot()
+	for _, p := range st.Peers {
+		st.RefusedConnections += p.Refused
+	}
+	if s.prof != nil {
+		st.ByGroup = make(map[string]map[string]int64, len(s.prof.groups))
+		for _, g := range s.prof.groups {
+			m := make(map[string]int64)
+			for j := range g.codes {
+				if n := g.codes[j].Load(); n != 0 {
+					m[strconv.Itoa(j+minCode)] = n
+				}
+			}
+			st.ByGroup[g.Name] = m
+		}
+	}
 	if first := c.first.Load(); first != 0 {
 		st.FirstMessage = time.Unix(0, first)
 		st.LastMessage = time.Unix(0, c.last.Load())
@@ -200,7 +241,8 @@ func (s *Sink) Stats() Stats {
 	return st
 }
 
-// Reset zeroes every counter except ActiveConnections, and forgets the
+// Reset zeroes every counter except ActiveConnections (and the open
+// connections per peer), and forgets the
 // delivered addresses kept for Duplicates.
 func (s *Sink) Reset() {
 	c := &s.stats
@@ -208,6 +250,15 @@ func (s *Sink) Reset() {
 	c.recipients.Store(0)
 	c.bytes.Store(0)
 	c.connections.Store(0)
+	c.peak.Store(c.active.Load())
+	s.peers.reset()
+	if s.prof != nil {
+		for _, g := range s.prof.groups {
+			for j := range g.codes {
+				g.codes[j].Store(0)
+			}
+		}
+	}
 	c.first.Store(0)
 	c.last.Store(0)
 	c.arrivals.reset()

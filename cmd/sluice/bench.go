@@ -27,11 +27,13 @@ func newBenchCmd() *cobra.Command {
 
 // benchFlags are the flags `bench run` and `bench compare` share.
 type benchFlags struct {
-	opts     run.Options
-	jsonPath string
-	count    int
-	verbose  bool
-	quiet    bool
+	opts      run.Options
+	jsonPath  string
+	chartPath string
+	inject    string
+	count     int
+	verbose   bool
+	quiet     bool
 }
 
 func (bf *benchFlags) register(cmd *cobra.Command) {
@@ -45,6 +47,7 @@ func (bf *benchFlags) register(cmd *cobra.Command) {
 	f.StringVar(&bf.opts.Dir, "dir", "", "work directory, kept afterwards (default: a temp dir, removed)")
 	f.StringVar(&bf.jsonPath, "json", "", "also write the report as JSON to this file")
 	f.IntVar(&bf.count, "count", 0, "override the scenario's message count")
+	f.StringVar(&bf.inject, "inject", "", "override the scenario's injection: smtp, grpc, grpc-batch or grpc-stream")
 	f.BoolVarP(&bf.verbose, "verbose", "v", false, "log the runner's steps to stderr")
 	f.BoolVarP(&bf.quiet, "quiet", "q", false, "no progress line")
 }
@@ -57,6 +60,12 @@ func (bf *benchFlags) load(name string) (scenarios.Scenario, error) {
 	}
 	if bf.count > 0 {
 		sc.Count = bf.count
+	}
+	if bf.inject != "" {
+		sc.Inject = bf.inject
+		if err := sc.Validate(); err != nil {
+			return sc, fmt.Errorf("--inject: %w", err)
+		}
 	}
 	level := slog.LevelWarn
 	if bf.verbose {
@@ -85,9 +94,18 @@ scenario's mail, wait until every recipient is delivered or bounced, and
 print a report (and --json FILE). Exit status 1 if the accounting does not add
 up or the run timed out.
 
+--inject overrides how mail goes in (smtp, grpc, grpc-batch, grpc-stream);
+--chart FILE draws delivered/s and queue depth over time as SVG. A scenario
+may carry a sink profile (shares of defers, bounces and 421s by domain,
+reply delays, caps), dead-MX domains whose recipients stay deferred, or a
+kill -9 of the server mid-run (crash: the report counts acknowledged
+recipients never delivered, which must be 0).
+
 Shipped scenarios: ` + fmt.Sprint(scenarios.Names()) + `
 
-  sluice bench run small --json small.json`,
+  sluice bench run small --json small.json
+  sluice bench run realistic --chart realistic.svg
+  sluice bench run crash`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sc, err := bf.load(args[0])
@@ -100,10 +118,16 @@ Shipped scenarios: ` + fmt.Sprint(scenarios.Names()) + `
 			if err != nil {
 				return err
 			}
+			if bf.chartPath != "" {
+				if err := rep.WriteChartFile(bf.chartPath); err != nil {
+					return err
+				}
+			}
 			return reportBench(cmd, rep, bf.jsonPath)
 		},
 	}
 	bf.register(cmd)
+	cmd.Flags().StringVar(&bf.chartPath, "chart", "", "also draw delivered/s and queue depth over time to this SVG file")
 	return cmd
 }
 
