@@ -33,7 +33,10 @@ type queueID struct{ vmta, domain string }
 
 type queueStat struct {
 	n        int
-	earliest int64 // ms; exact: the due of the queue's first key
+	earliest int64 // ms; the due of the queue's first key: exact unless stale
+	// stale says earliest is only a lower bound: keys at the head were
+	// removed and the new head is read when someone needs it (headLocked).
+	stale bool
 	// minAdded is the lowest due (ms) of a key added to the queue since the
 	// last DueAfter took it: a key added at or before a reader's position
 	// sends that reader back to the head (see DueAfter).

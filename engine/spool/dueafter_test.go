@@ -80,3 +80,40 @@ func TestDueAfter_ReadsOnFromThePosition_BackToTheHeadWhenAKeyLandsBehindIt(t *t
 		t.Fatalf("empty queue: %v fromHead=%v err=%v", names(rs), fromHead, err)
 	}
 }
+
+// TestQueueHead_ExactAfterTheHeadIsCompleted: Complete only marks the head
+// stale; QueueHead and Queues read the new one when asked.
+func TestQueueHead_ExactAfterTheHeadIsCompleted(t *testing.T) {
+	clock := newFakeClock()
+	s, _ := openTest(t, clock)
+	for range 3 {
+		mustPut(t, s, msg("v", "a@x.test"))
+		clock.Advance(time.Second)
+	}
+	rs, err := s.Due("v", "x.test", clock.Now(), 10)
+	if err != nil || len(rs) != 3 {
+		t.Fatalf("Due: %d, %v", len(rs), err)
+	}
+	if err := s.Complete(rs[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if due, ok := s.QueueHead("v", "x.test"); !ok || !due.Equal(rs[2].NextDue) {
+		t.Fatalf("QueueHead = %v, %v; want %v", due, ok, rs[2].NextDue)
+	}
+	if err := s.Complete(rs[2:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.QueueHead("v", "x.test"); ok {
+		t.Fatal("an empty queue has a head")
+	}
+	mustPut(t, s, msg("v", "b@x.test"))
+	rs, _ = s.Due("v", "x.test", clock.Now(), 10)
+	clock.Advance(time.Second)
+	mustPut(t, s, msg("v", "c@x.test"))
+	if err := s.Complete(rs); err != nil {
+		t.Fatal(err)
+	}
+	if qs := s.Queues(); len(qs) != 1 || !qs[0].EarliestDue.Equal(clock.Now().Truncate(time.Millisecond)) {
+		t.Fatalf("Queues = %+v, want the head at %v", qs, clock.Now())
+	}
+}

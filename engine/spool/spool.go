@@ -264,6 +264,9 @@ func (s *Spool) Stats() Stats {
 func (s *Spool) Queues() []QueueInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for q, st := range s.mu.queues {
+		_, _ = s.headLocked(q, st) // on error the lower bound is shown
+	}
 	return s.mu.queueInfos()
 }
 

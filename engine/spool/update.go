@@ -170,24 +170,35 @@ func (s *Spool) rcptRef(rk []byte) (rcptRef, error) {
 	return decodeRcptRef(v)
 }
 
-// refreshHeads re-reads the earliest due of each queue whose head may have moved.
-// The caller holds s.mu, so no Put or Reschedule can lower a queue's earliest due
-// between the read and the update (they apply min() under s.mu after committing).
+// refreshHeads marks the queues whose head may have moved: their earliest
+// due stays a lower bound (what readers of a queue's range need) until
+// headLocked reads the new head for someone who needs it exact. Reading it
+// here, after every Complete, cost a seek per batch; most are never asked for.
 func (s *Spool) refreshHeads(qs map[queueID]struct{}) error {
 	for q := range qs {
-		st := s.mu.queues[q]
-		if st == nil {
-			continue
+		if st := s.mu.queues[q]; st != nil {
+			st.stale = true
 		}
-		due, ok, err := s.queueHead(q, st.earliest)
-		if err != nil {
-			return fmt.Errorf("spool: queue head %s/%s: %w", q.vmta, q.domain, err)
-		}
-		if ok {
-			st.earliest = due
-		}
-		// !ok: a concurrent Complete has committed the removal of the remaining keys
-		// and will update the counters next; earliest stays a lower bound until then.
 	}
 	return nil
+}
+
+// headLocked makes queue q's earliest due exact and returns it. The caller
+// holds s.mu, so no Put or Reschedule can lower it between the read and the
+// update (they apply min() under s.mu after committing).
+func (s *Spool) headLocked(q queueID, st *queueStat) (int64, error) {
+	if !st.stale {
+		return st.earliest, nil
+	}
+	due, ok, err := s.queueHead(q, st.earliest)
+	if err != nil {
+		return st.earliest, fmt.Errorf("spool: queue head %s/%s: %w", q.vmta, q.domain, err)
+	}
+	if ok {
+		st.earliest = due
+	}
+	// !ok: a concurrent Complete has committed the removal of the remaining keys
+	// and will update the counters next; earliest stays a lower bound until then.
+	st.stale = !ok
+	return st.earliest, nil
 }
