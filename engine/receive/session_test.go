@@ -301,6 +301,8 @@ func TestPipelining_WholeTransactionInOneWrite_AllRepliesInOrder(t *testing.T) {
 	}
 }
 
+// Reliability row 12: no smuggling variant ends the message early; the one
+// DATA gives one message whose body is CRLF only.
 func TestSmuggling_BareLineEndingDots_NeverEndMessageAndBodyIsCRLFOnly(t *testing.T) {
 	for _, tc := range []struct{ name, sep string }{
 		{"LF.LF", "\n.\n"},
@@ -308,6 +310,12 @@ func TestSmuggling_BareLineEndingDots_NeverEndMessageAndBodyIsCRLFOnly(t *testin
 		{"LF.CRLF", "\n.\r\n"},
 		{"CRLF.LF", "\r\n.\n"},
 		{"CR.CRLF", "\r.\r\n"},
+		{"CRLF.CR", "\r\n.\r"},
+		{"LF.CR", "\n.\r"},
+		{"CR.LF", "\r.\n"},
+		{"CRLF.NUL.CRLF", "\r\n.\x00\r\n"},
+		{"CRLF.SP.CRLF", "\r\n. \r\n"},
+		{"CRCRLF.CRCRLF", "\r\r\n.\r\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sub := &recordingSubmitter{}
