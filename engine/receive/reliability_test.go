@@ -189,7 +189,7 @@ func TestReliability17_HugeMessageAndHeader_MemoryBounded(t *testing.T) {
 	sub := &recordingSubmitter{}
 	_, addr := testServer(t, cfg, sub)
 	oversized := "Subject: big\r\n\r\n" + strings.Repeat(strings.Repeat("x", 998)+"\r\n", 64<<10) + ".\r\n" // 64 MiB
-	tinyFields := strings.Repeat("a:b\r\n", 300_000) + "\r\nbody\r\n.\r\n"                                // 1.5 MiB
+	tinyFields := strings.Repeat("a:b\r\n", 300_000) + "\r\nbody\r\n.\r\n"                                  // 1.5 MiB
 	for _, tc := range []struct {
 		name, data string
 	}{{"64 MiB over a 2 MiB limit", oversized}, {"300,000 header fields", tinyFields}} {
