@@ -222,6 +222,17 @@ func (c *limitedConn) Write(b []byte) (int, error) {
 	if silenced {
 		return len(b), nil
 	}
+	c.mu.Lock()
+	if c.mu.encrypted && len(b) > 0 && b[0] >= '0' && b[0] <= '9' {
+		// NB: a plain-text reply after the 220 to STARTTLS means the
+		// handshake failed. go-smtp answers it and goes on reading the
+		// plain-text stream, with whatever was pipelined after STARTTLS
+		// still in its buffer; the session ends here instead (RFC 3207 4.1;
+		// the CVE-2011-0411 class), and session methods refuse to act.
+		c.mu.closeAfter = true
+		c.mu.stats.result = "TLS handshake failed"
+	}
+	c.mu.Unlock()
 	n, err := c.Conn.Write(b)
 	c.mu.Lock()
 	closeNow := c.mu.closeAfter
@@ -324,6 +335,14 @@ func (c *limitedConn) endData(consumed bool) {
 	} else {
 		c.mu.data.endPending = true
 	}
+}
+
+// ending reports whether the connection is closing: a command still parsed
+// from go-smtp's buffer must not act any more.
+func (c *limitedConn) ending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mu.closing || c.mu.closeAfter
 }
 
 // timeoutCause returns why the last read timed out.

@@ -107,8 +107,21 @@ func FuzzRewriteHeaders(f *testing.F) {
 				t.Fatalf("directive value with line break: %q", v)
 			}
 		}
+		inFields, inBody := splitHeader(in)
+		wantLines, wantHops := 0, 0
+		for _, fl := range inFields {
+			wantLines += len(fl.lines)
+			if strings.EqualFold(fl.name, "Received") {
+				wantHops++
+			}
+		}
+		if lines, hops := headerCounts(in, 1<<30); lines != wantLines || hops != wantHops {
+			t.Fatalf("headerCounts = %d lines, %d hops; splitHeader sees %d, %d in %q", lines, hops, wantLines, wantHops, in)
+		}
+		if lines, _ := headerCounts(in, 3); wantLines > 3 && lines != 4 {
+			t.Fatalf("headerCounts with stopAt 3 counted %d of %d lines", lines, wantLines)
+		}
 		fields, body := splitHeader(out)
-		_, inBody := splitHeader(in)
 		if !bytes.Equal(body, inBody) {
 			t.Fatalf("body changed:\n in %q\nout %q", inBody, body)
 		}

@@ -3,6 +3,7 @@ package receive
 import (
 	"bufio"
 	"crypto/tls"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -43,6 +44,31 @@ func TestReliability14_PlaintextPipelinedAfterSTARTTLS_Discarded(t *testing.T) {
 	tc.expect("QUIT", 221, "")
 	if n := len(sub.messages()); n != 0 {
 		t.Fatalf("%d messages submitted from plaintext injected before TLS", n)
+	}
+}
+
+// Reliability row 14: when the handshake after STARTTLS fails, what was
+// pipelined after STARTTLS in plain text is not run in plain text either:
+// the session ends.
+func TestReliability14_STARTTLSHandshakeFails_PipelinedPlaintextNotRunSessionEnds(t *testing.T) {
+	srvTLS, _ := selfSignedTLS(t)
+	sub := &recordingSubmitter{}
+	cfg := Config{Hostname: "mx.test", TLSConfig: srvTLS, RelayNetworks: []netip.Prefix{loopback}}
+	_, addr := testServer(t, cfg, sub)
+	c := dialRaw(t, addr, "")
+	c.expect("EHLO client.test", 250, "STARTTLS")
+	c.send("STARTTLS\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n" +
+		"Subject: x\r\n\r\nsmuggled\r\n.\r\nQUIT\r\n")
+	c.expectReply(220, "")
+	c.send("this is no TLS ClientHello\r\n")
+	rest, _ := io.ReadAll(c.conn) // until the server closes (the dial set a deadline)
+	for _, bad := range []string{"250 ", "354 ", "221 "} {
+		if strings.Contains(string(rest), bad) {
+			t.Errorf("plain-text command after a failed STARTTLS answered %q: %q", bad, rest)
+		}
+	}
+	if n := len(sub.messages()); n != 0 {
+		t.Fatalf("%d messages submitted from plain text pipelined after STARTTLS", n)
 	}
 }
 

@@ -98,6 +98,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.srv.draining.Load() {
 		return errShuttingDown
 	}
+	if s.conn.ending() {
+		return errClosing
+	}
 	if err := s.srv.sub.Accepting(); err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
@@ -288,6 +291,8 @@ func (s *session) envelope() (*Envelope, error) {
 	defer s.mu.Unlock()
 	t, u := s.mu.txn, s.mu.user
 	switch {
+	case s.conn.ending():
+		return nil, errClosing
 	case t == nil || len(t.rcpts) == 0:
 		return nil, s.reject(errNoTransaction)
 	case u == nil && !s.relay && slices.ContainsFunc(t.rcpts, func(r string) bool { return !s.srv.local(r) }):
