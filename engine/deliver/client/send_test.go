@@ -447,11 +447,11 @@ func TestSend_Parameters_SizeBodyDSN(t *testing.T) {
 	c, _ := dialTest(t, s, nil)
 	mustSend(t, c, &Transaction{
 		From: "f@x.test", To: threeRcpts[:1], Body: body("hi\r\n"), Size: 4, Body8Bit: true,
-		DSN: &DSN{Ret: "HDRS", EnvID: "id+1=2 é", Notify: "FAILURE,DELAY"},
+		DSN: &DSN{Ret: "HDRS", EnvID: "id+1=2 ~", Notify: "FAILURE,DELAY"},
 	})
 	all := s.sessions()[0].allRead()
 	for _, want := range []string{
-		"MAIL FROM:<f@x.test> SIZE=4 BODY=8BITMIME RET=HDRS ENVID=id+2B1+3D2+20+C3+A9\r\n",
+		"MAIL FROM:<f@x.test> SIZE=4 BODY=8BITMIME RET=HDRS ENVID=id+2B1+3D2+20~\r\n",
 		"RCPT TO:<a@example.com> NOTIFY=FAILURE,DELAY\r\n",
 	} {
 		if !strings.Contains(all, want) {
