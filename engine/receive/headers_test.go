@@ -80,6 +80,7 @@ func TestNormalizeCRLF(t *testing.T) {
 	}
 }
 
+// Reliability row 22 (headers, hop count).
 func FuzzRewriteHeaders(f *testing.F) {
 	for _, s := range []string{
 		"", "\r\n", "Subject: s\r\n\r\nbody\r\n", "X-Sluice-VMTA: v\r\n\tfold\r\n\r\n.\r\n",

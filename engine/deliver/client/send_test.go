@@ -341,6 +341,7 @@ func TestSend_UTF8RecipientWithoutSMTPUTF8_Local567(t *testing.T) {
 	})
 }
 
+// Reliability row 13 (no command injection).
 func TestSend_AddressWithCRLF_LocalRefusalNoInjection(t *testing.T) {
 	s := newTestServer(t, (&mta{}).serve)
 	c, _ := dialTest(t, s, nil)
@@ -430,6 +431,7 @@ func TestSend_421OnRcpt_RetiresConnAndDefersRest(t *testing.T) {
 	}
 }
 
+// Reliability row 13.
 func TestSend_BodyEncoding_OnTheWire(t *testing.T) {
 	s := newTestServer(t, (&mta{}).serve)
 	c, _ := dialTest(t, s, nil)
