@@ -409,9 +409,12 @@ func TestReliability19_ConnectionFlood_421OverCapAcceptLoopAlive(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	limit := uint64(16<<20 + capN*64<<10)
-	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > int64(limit) {
+	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	if grew > int64(limit) {
 		t.Errorf("heap grew %d MiB holding %d connections, want under %d MiB", grew>>20, capN, limit>>20)
 	}
+	t.Logf("%d sockets: %d admitted, %d refused with 421; heap +%d KiB, %d goroutines over the baseline",
+		n, len(held), refused, grew>>10, runtime.NumGoroutine()-baseG)
 	over := dialRawNoGreeting(t, addr, "127.0.0.9") // at the cap: refused at once
 	over.expectReply(421, "4.7.0")
 	for _, c := range held {
