@@ -48,8 +48,8 @@ func TestReliability13_AnyBody_OnlyCRLFAndDotStuffingOnTheWire(t *testing.T) {
 		strings.Repeat(".", 5000) + "\r\n" + strings.Repeat("x\n", 3000),
 	}
 	rng := rand.New(rand.NewPCG(13, 13))
-	for range 30 {
-		b := make([]byte, rng.IntN(200_000))
+	for range 40 {
+		b := make([]byte, rng.IntN(20_000))
 		const alphabet = "..\r\n\rab\xff\x00"
 		for i := range b {
 			b[i] = alphabet[rng.IntN(len(alphabet))]
