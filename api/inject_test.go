@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/sluice-mta/sluice/engine"
 	"github.com/sluice-mta/sluice/engine/spool"
@@ -263,4 +264,54 @@ func TestInject_Canceled_NothingReported(t *testing.T) {
 	cancel()
 	_, err := env.client.Inject(ctx, &pb.InjectRequest{From: "a@shop.example", Recipients: rcpts("b@x.test"), Content: &pb.Content{RawMime: rawMIME}})
 	wantStatus(t, err, codes.Canceled, "")
+}
+
+// Reliability row 23: a display name or a header variable cannot add a
+// header field. A From name with a line break refuses the request (nothing
+// queued); anything else, encoded-words included, is quoted or encoded into
+// its own field. (Vars in the Subject and text: the test above; every
+// shape, fuzzed: compose.FuzzRender.)
+func TestReliability23_HeaderInjectionThroughAPI_RefusedOrEncoded(t *testing.T) {
+	env := testServer(t, nil, nil)
+	noInjectedField := func(what string) {
+		t.Helper()
+		subs := env.sub.submissions()
+		head, _, _ := strings.Cut(string(subs[len(subs)-1].body), "\r\n\r\n")
+		if strings.Contains(strings.ToLower(head), "\r\nbcc:") {
+			t.Fatalf("%s added a header:\n%s", what, head)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		refused bool
+	}{
+		{"Shop\r\nBcc: evil@z.test", true},
+		{"Shop\nBcc: evil@z.test", true},
+		{"Shop\u2028Bcc: evil@z.test", true},
+		{"=?utf-8?q?Shop=0D=0ABcc:_evil@z.test?=", false}, // quoted: an encoded-word in a quoted-string is text
+	} {
+		before := len(env.sub.submissions())
+		_, err := env.client.Inject(withKey(keyInject), &pb.InjectRequest{
+			From: "news@shop.example", FromName: tc.name, Recipients: rcpts("ann@x.test"),
+			Content: &pb.Content{Subject: "Hi", Text: "Hello"},
+		})
+		switch {
+		case tc.refused && (status.Code(err) != codes.InvalidArgument || len(env.sub.submissions()) != before):
+			t.Fatalf("from_name %q: err %v, want InvalidArgument and nothing queued", tc.name, err)
+		case !tc.refused && err != nil:
+			t.Fatalf("from_name %q: %v", tc.name, err)
+		case !tc.refused:
+			noInjectedField("from_name " + tc.name)
+		}
+	}
+	for _, v := range []string{"x\r\nBcc: evil@z.test", "=?utf-8?q?x=0D=0ABcc:_evil@z.test?=", "x\u2028Bcc: evil@z.test"} {
+		_, err := env.client.Inject(withKey(keyInject), &pb.InjectRequest{
+			From: "news@shop.example", Recipients: []*pb.Recipient{{Address: "bob@y.test", Vars: map[string]string{"v": v}}},
+			Content: &pb.Content{Subject: "S {{.v}}", Text: "T", Headers: map[string]string{"X-Tag": "{{.v}}"}},
+		})
+		if err != nil {
+			t.Fatalf("var %q: %v", v, err)
+		}
+		noInjectedField("var " + v)
+	}
 }

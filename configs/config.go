@@ -93,6 +93,21 @@ type SMTPIn struct {
 	SessionTimeout Duration `yaml:"session_timeout"`
 	// MaxBadCommands before the session is closed with 421. Default 20.
 	MaxBadCommands int `yaml:"max_bad_commands"`
+	// MaxHeaderLines a message's header block may have (fields and their
+	// continuation lines); more get 552 5.3.4. Default 1000.
+	MaxHeaderLines int `yaml:"max_header_lines"`
+	// MaxHops is the most Received: fields a message may carry; more get
+	// 554 5.4.6 (a mail loop). Default 50.
+	MaxHops int `yaml:"max_hops"`
+	// MaxAuthFailures per connection; the one that reaches it gets 421 and
+	// the connection is closed. Default 3.
+	MaxAuthFailures int `yaml:"max_auth_failures"`
+	// AuthFailuresPerIP within AuthFailureWindow, over all connections of
+	// one client address; reaching it closes with 421 and refuses AUTH from
+	// that address until the window ends. Default 10.
+	AuthFailuresPerIP int `yaml:"auth_failures_per_ip"`
+	// AuthFailureWindow is the period AuthFailuresPerIP counts over. Default 15m.
+	AuthFailureWindow Duration `yaml:"auth_failure_window"`
 }
 
 // User is an SMTP AUTH account.

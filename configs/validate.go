@@ -85,6 +85,16 @@ func (c *Config) validateSMTPIn() error {
 		return c.errf("smtp_in.max_connections_per_ip", "must be positive")
 	case s.MaxBadCommands <= 0:
 		return c.errf("smtp_in.max_bad_commands", "must be positive")
+	case s.MaxHeaderLines <= 0:
+		return c.errf("smtp_in.max_header_lines", "must be positive")
+	case s.MaxHops <= 0:
+		return c.errf("smtp_in.max_hops", "must be positive")
+	case s.MaxAuthFailures <= 0:
+		return c.errf("smtp_in.max_auth_failures", "must be positive")
+	case s.AuthFailuresPerIP <= 0:
+		return c.errf("smtp_in.auth_failures_per_ip", "must be positive")
+	case s.AuthFailureWindow <= 0:
+		return c.errf("smtp_in.auth_failure_window", "must be positive")
 	case s.CommandTimeout <= 0:
 		return c.errf("smtp_in.command_timeout", "must be positive")
 	case s.DataTimeout <= 0:

@@ -74,7 +74,11 @@ func ValidateAddress(addr string) error {
 	if len(addr) > maxAddressLen {
 		return fmt.Errorf("address %.40q... is longer than %d bytes", addr, maxAddressLen)
 	}
-	if !utf8.ValidString(addr) || strings.ContainsAny(addr, " \t\r\n<>,;") {
+	// NB: control characters too: a NUL in the domain cannot be a spool key
+	// (the store then failed with a local error, retried for ever), and none
+	// can go into an SMTP command (the delivery client refuses them).
+	if !utf8.ValidString(addr) || strings.ContainsAny(addr, " \t\r\n<>,;") ||
+		strings.ContainsFunc(addr, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return fmt.Errorf("address %q contains characters not allowed in an address", addr)
 	}
 	at := strings.LastIndexByte(addr, '@')

@@ -225,6 +225,11 @@ func receiveConfig(cfg *configs.Config, log *slog.Logger) (receive.Config, error
 		MinDataRate:         int64(in.MinDataRate),
 		SessionTimeout:      in.SessionTimeout.D(),
 		MaxBadCommands:      in.MaxBadCommands,
+		MaxHeaderLines:      in.MaxHeaderLines,
+		MaxHops:             in.MaxHops,
+		MaxAuthFailures:     in.MaxAuthFailures,
+		AuthFailuresPerIP:   in.AuthFailuresPerIP,
+		AuthFailureWindow:   in.AuthFailureWindow.D(),
 		Logger:              log,
 	}
 	for _, u := range in.Users {

@@ -135,6 +135,7 @@ var injections = []string{
 	strings.Repeat("A", 3000) + "\r\nBcc: evil@x",
 }
 
+// Reliability row 23.
 func TestRender_HeaderInjectionInVars_NeverAddsHeaderOrPart(t *testing.T) {
 	tm := mustParse(t, Content{
 		Subject: "Hi {{.v}}",
@@ -169,6 +170,7 @@ func TestRender_BodyVarsWithBreaks_KeptInBodyAsText(t *testing.T) {
 	}
 }
 
+// Reliability row 23.
 func TestRender_HeaderTemplateWithLiteralNewline_IsSanitised(t *testing.T) {
 	tm := mustParse(t, Content{Subject: "line one\nline two", Text: "x", Headers: map[string]string{"X-A": "a\r\nX-B: b"}})
 	p := readMessage(t, mustRender(t, tm, testMessage(nil)))
@@ -180,6 +182,7 @@ func TestRender_HeaderTemplateWithLiteralNewline_IsSanitised(t *testing.T) {
 	}
 }
 
+// Reliability row 23.
 func TestRender_AddressWithLineBreak_IsErrorNamingField(t *testing.T) {
 	tm := mustParse(t, Content{Text: "x"})
 	for _, tc := range []struct{ from, to, part string }{

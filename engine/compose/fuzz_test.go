@@ -10,6 +10,7 @@ import (
 // output must parse with go-message, keep the wire rules (CRLF only, lines
 // <= 998), carry exactly the fixed fields plus the Content's Headers, and
 // decode to the bodies the templates produced.
+// Reliability row 22 and 23.
 func FuzzRender(f *testing.F) {
 	for _, v := range injections {
 		f.Add(v, v, "Bob", uint8(2))

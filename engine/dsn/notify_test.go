@@ -2,6 +2,7 @@ package dsn
 
 import "testing"
 
+// Reliability row 25 (no DSN to <>).
 func TestShouldNotify_DefaultIsFailureOnly_NeverAndNullSenderSuppress(t *testing.T) {
 	tests := []struct {
 		notify, action, from string

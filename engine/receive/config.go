@@ -26,6 +26,11 @@ const (
 	DefaultDataRateGrace       = 30 * time.Second
 	DefaultSessionTimeout      = 30 * time.Minute
 	DefaultMaxBadCommands      = 20
+	DefaultMaxHeaderLines      = 1000
+	DefaultMaxHops             = 50 // as Postfix's hopcount_limit
+	DefaultMaxAuthFailures     = 3
+	DefaultAuthFailuresPerIP   = 10
+	DefaultAuthFailureWindow   = 15 * time.Minute
 )
 
 // AnyDomain in [User.FromDomains] lets the user send from any MAIL FROM domain,
@@ -75,7 +80,9 @@ type Config struct {
 	// Users may authenticate with AUTH PLAIN / AUTH LOGIN. Default: none
 	// (AUTH is then not advertised).
 	Users []User
-	// TLSConfig enables STARTTLS when non-nil. Default nil: no STARTTLS.
+	// TLSConfig enables STARTTLS when non-nil. NewServer uses a clone whose
+	// MinVersion is at least TLS 1.2: older versions are always refused.
+	// Default nil: no STARTTLS.
 	TLSConfig *tls.Config
 	// AllowInsecureAuth allows AUTH on a connection without TLS. This is an
 	// explicit opt-in for loopback testing; otherwise AUTH before STARTTLS
@@ -111,6 +118,27 @@ type Config struct {
 	// issue; reaching it answers 421 4.7.0 and closes. go-smtp independently
 	// closes after 4 unknown or unparsable commands. Default 20.
 	MaxBadCommands int
+	// MaxHeaderLines caps the lines of a message's header block (fields and
+	// their continuation lines, before this server adds its own). A message
+	// with more gets 552 5.3.4: the header block is parsed into memory, and
+	// this keeps that bounded. Default 1000.
+	MaxHeaderLines int
+	// MaxHops caps the Received: fields a message may already carry (RFC 5321
+	// 6.3: a loop shows as a growing trace). A message with more gets
+	// 554 5.4.6. Default 50.
+	MaxHops int
+	// MaxAuthFailures is how many failed AUTH attempts one connection may
+	// make; the one that reaches it is answered 421 4.7.0 and the connection
+	// closed. Default 3.
+	MaxAuthFailures int
+	// AuthFailuresPerIP is how many failed AUTH attempts one client address
+	// may make within AuthFailureWindow, over all its connections. Reaching
+	// it answers 421 4.7.0 and closes; until the window ends every AUTH from
+	// that address gets the same. Default 10.
+	AuthFailuresPerIP int
+	// AuthFailureWindow is the period AuthFailuresPerIP counts over, from an
+	// address's first failure. Default 15m.
+	AuthFailureWindow time.Duration
 	// Logger receives one record per connection and per message (never any
 	// message content). Default slog.Default().
 	Logger *slog.Logger
@@ -135,6 +163,11 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.DataRateGrace, DefaultDataRateGrace)
 	setDefault(&c.SessionTimeout, DefaultSessionTimeout)
 	setDefault(&c.MaxBadCommands, DefaultMaxBadCommands)
+	setDefault(&c.MaxHeaderLines, DefaultMaxHeaderLines)
+	setDefault(&c.MaxHops, DefaultMaxHops)
+	setDefault(&c.MaxAuthFailures, DefaultMaxAuthFailures)
+	setDefault(&c.AuthFailuresPerIP, DefaultAuthFailuresPerIP)
+	setDefault(&c.AuthFailureWindow, DefaultAuthFailureWindow)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -170,6 +203,11 @@ func (c *Config) Validate() error {
 		{"data_rate_grace", int64(c.DataRateGrace)},
 		{"session_timeout", int64(c.SessionTimeout)},
 		{"max_bad_commands", int64(c.MaxBadCommands)},
+		{"max_header_lines", int64(c.MaxHeaderLines)},
+		{"max_hops", int64(c.MaxHops)},
+		{"max_auth_failures", int64(c.MaxAuthFailures)},
+		{"auth_failures_per_ip", int64(c.AuthFailuresPerIP)},
+		{"auth_failure_window", int64(c.AuthFailureWindow)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {

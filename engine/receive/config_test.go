@@ -27,6 +27,11 @@ func TestConfig_SetDefaults_FillsDocumentedValues(t *testing.T) {
 		"DataRateGrace":       {int64(c.DataRateGrace), int64(30 * time.Second)},
 		"SessionTimeout":      {int64(c.SessionTimeout), int64(30 * time.Minute)},
 		"MaxBadCommands":      {int64(c.MaxBadCommands), 20},
+		"MaxHeaderLines":      {int64(c.MaxHeaderLines), 1000},
+		"MaxHops":             {int64(c.MaxHops), 50},
+		"MaxAuthFailures":     {int64(c.MaxAuthFailures), 3},
+		"AuthFailuresPerIP":   {int64(c.AuthFailuresPerIP), 10},
+		"AuthFailureWindow":   {int64(c.AuthFailureWindow), int64(15 * time.Minute)},
 	} {
 		if got[0] != got[1] {
 			t.Errorf("%s = %d, want %d", name, got[0], got[1])

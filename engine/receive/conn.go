@@ -53,10 +53,13 @@ type limitedConn struct {
 		cause       string // what the last timeout was
 		draining    bool   // Shutdown: end at the next command read
 		closing     bool   // no more reads
+		expired     bool   // a deadline passed: every later read fails the same way
+		silenced    bool   // our own final 421 went out: later replies are dropped
 		closeAfter  bool   // close after the next Write
 		greetings   int    // 220 replies seen; the second one starts TLS
 		encrypted   bool   // STARTTLS done: replies can no longer be parsed here
 		badCmds     int
+		authFails   int
 		stats       connStats
 	}
 }
@@ -102,6 +105,11 @@ func (c *limitedConn) Read(b []byte) (int, error) {
 			c.mu.Unlock()
 			return 0, io.EOF
 		}
+		if c.mu.expired {
+			cause := c.mu.cause
+			c.mu.Unlock()
+			return 0, timeoutError{cause}
+		}
 		if c.mu.draining && !c.mu.data.active {
 			return c.timedOutLocked(causeDraining)
 		}
@@ -136,24 +144,31 @@ func (c *limitedConn) Read(b []byte) (int, error) {
 // endReplies are the 421 replies limitedConn sends itself when a deadline
 // ends a connection that is waiting for a command.
 var endReplies = map[string]string{
+	causeCommand:  "421 4.4.2 Command timeout, closing connection\r\n",
 	causeSession:  "421 4.4.2 Session time limit exceeded, closing connection\r\n",
 	causeDraining: "421 4.3.2 Service shutting down, try again later\r\n",
 }
 
 // timedOutLocked records cause and returns what Read returns for it; it
 // unlocks mu. Inside DATA the session turns the timeout error into its
-// reply. Waiting for a command, the session deadline and Shutdown are
-// answered here with a 421 of their own (not possible after STARTTLS, where
-// go-smtp's "421 4.4.2 Idle timeout" goes out instead), and a command
-// timeout is left to go-smtp.
+// reply. Waiting for a command, a deadline or Shutdown is answered here with
+// a 421 of its own, which is the last reply: go-smtp may still act on the
+// partial line it had buffered (bufio returns it without the error), and
+// whatever it answers is dropped. After STARTTLS, where no plain-text reply
+// can go out, the timeout error is returned and stays: the partial line may
+// get a 501, then go-smtp's "421 4.4.2 Idle timeout" ends the session.
+//
+// NB: before this, a client trickling a command line got a 501 for the
+// fragment at each deadline and a fresh deadline for the next one.
 func (c *limitedConn) timedOutLocked(cause string) (int, error) {
 	c.mu.cause = cause
 	reply := endReplies[cause]
 	if c.mu.data.active || c.mu.encrypted || reply == "" {
+		c.mu.expired = true
 		c.mu.Unlock()
 		return 0, timeoutError{cause}
 	}
-	c.mu.closing = true
+	c.mu.closing, c.mu.silenced = true, true
 	c.mu.Unlock()
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
 	_, _ = c.Conn.Write([]byte(reply))
@@ -201,6 +216,23 @@ func (c *limitedConn) SetDeadline(t time.Time) error {
 // Write writes a reply. Before STARTTLS it also counts 5xx replies towards
 // MaxBadCommands (after STARTTLS the session counts its own rejections).
 func (c *limitedConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	silenced := c.mu.silenced
+	c.mu.Unlock()
+	if silenced {
+		return len(b), nil
+	}
+	c.mu.Lock()
+	if c.mu.encrypted && len(b) > 0 && b[0] >= '0' && b[0] <= '9' {
+		// NB: a plain-text reply after the 220 to STARTTLS means the
+		// handshake failed. go-smtp answers it and goes on reading the
+		// plain-text stream, with whatever was pipelined after STARTTLS
+		// still in its buffer; the session ends here instead (RFC 3207 4.1;
+		// the CVE-2011-0411 class), and session methods refuse to act.
+		c.mu.closeAfter = true
+		c.mu.stats.result = "TLS handshake failed"
+	}
+	c.mu.Unlock()
 	n, err := c.Conn.Write(b)
 	c.mu.Lock()
 	closeNow := c.mu.closeAfter
@@ -266,6 +298,14 @@ func (c *limitedConn) countBad() bool {
 	return true
 }
 
+// authFailed counts a failed AUTH and returns the connection's count.
+func (c *limitedConn) authFailed() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mu.authFails++
+	return c.mu.authFails
+}
+
 // closeAfterReply makes the connection close once the next reply is written
 // and refuse further reads.
 func (c *limitedConn) closeAfterReply(result string) {
@@ -295,6 +335,14 @@ func (c *limitedConn) endData(consumed bool) {
 	} else {
 		c.mu.data.endPending = true
 	}
+}
+
+// ending reports whether the connection is closing: a command still parsed
+// from go-smtp's buffer must not act any more.
+func (c *limitedConn) ending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mu.closing || c.mu.closeAfter
 }
 
 // timeoutCause returns why the last read timed out.

@@ -34,6 +34,18 @@
 //     Message-ID: and Date: are added when missing, and X-Sluice-VMTA,
 //     X-Sluice-Pool and X-Sluice-Campaign are removed and their values put
 //     on the Envelope.
+//   - The header block is bounded before it is parsed: more than
+//     Config.MaxHeaderLines lines get 552 5.3.4 (a parse per field would
+//     otherwise cost ~50x the bytes sent), more than Config.MaxHops
+//     Received: fields get 554 5.4.6 (a mail loop ends there).
+//   - Password guessing is cut: Config.MaxAuthFailures failures on one
+//     connection, or Config.AuthFailuresPerIP from one address within
+//     Config.AuthFailureWindow, answer 421 4.7.0 and close; the address is
+//     then refused AUTH until its window ends. STARTTLS never accepts TLS
+//     below 1.2.
+//   - A deadline that passes while waiting for a command is final: the 421
+//     is the last reply, and a command line trickled in pieces is never
+//     answered piece by piece.
 //   - Logs carry client IP, HELO, user, envelope sender, counts and results,
 //     never message content.
 //

@@ -125,6 +125,51 @@ func splitHeader(msg []byte) ([]headerField, []byte) {
 	return fields, nil
 }
 
+// headerCounts walks the header block of msg as splitHeader does, without
+// allocating, and returns its line count (fields and continuation lines) and
+// its number of Received: fields. It stops counting lines past stopAt, so
+// that a giant header costs no more than the limit it breaks.
+func headerCounts(msg []byte, stopAt int) (lines, received int) {
+	pos, fields := 0, 0
+	for pos < len(msg) && lines <= stopAt {
+		next := len(msg)
+		if i := bytes.IndexByte(msg[pos:], '\n'); i >= 0 {
+			next = pos + i + 1
+		}
+		line := bytes.TrimSuffix(bytes.TrimSuffix(msg[pos:next], []byte("\n")), []byte("\r"))
+		switch {
+		case len(line) == 0:
+			return lines, received
+		case (line[0] == ' ' || line[0] == '\t') && fields > 0:
+		default:
+			i := bytes.IndexByte(line, ':')
+			if i <= 0 || !validFieldName(bytes.TrimRight(line[:i], " \t")) {
+				return lines, received
+			}
+			fields++
+			if bytes.EqualFold(bytes.TrimRight(line[:i], " \t"), []byte("Received")) {
+				received++
+			}
+		}
+		lines++
+		pos = next
+	}
+	return lines, received
+}
+
+// validFieldName reports whether name is printable US-ASCII without ':'.
+func validFieldName(name []byte) bool {
+	if len(name) == 0 {
+		return false
+	}
+	for _, c := range name {
+		if c < 33 || c > 126 {
+			return false
+		}
+	}
+	return true
+}
+
 // fieldName returns the name of the header field that starts with line:
 // printable US-ASCII other than ':' and then ':', optionally after white space
 // (the obsolete syntax of RFC 5322 4.5.3).
@@ -134,13 +179,8 @@ func fieldName(line []byte) (string, bool) {
 		return "", false
 	}
 	name := bytes.TrimRight(line[:i], " \t")
-	if len(name) == 0 {
+	if !validFieldName(name) {
 		return "", false
-	}
-	for _, c := range name {
-		if c < 33 || c > 126 {
-			return "", false
-		}
 	}
 	return string(name), true
 }

@@ -81,6 +81,7 @@ func TestNormalizeCRLF(t *testing.T) {
 	}
 }
 
+// Reliability row 22 (headers, hop count).
 func FuzzRewriteHeaders(f *testing.F) {
 	for _, s := range []string{
 		"", "\r\n", "Subject: s\r\n\r\nbody\r\n", "X-Sluice-VMTA: v\r\n\tfold\r\n\r\n.\r\n",
@@ -108,8 +109,21 @@ func FuzzRewriteHeaders(f *testing.F) {
 				t.Fatalf("directive value with line break: %q", v)
 			}
 		}
+		inFields, inBody := splitHeader(in)
+		wantLines, wantHops := 0, 0
+		for _, fl := range inFields {
+			wantLines += len(fl.lines)
+			if strings.EqualFold(fl.name, "Received") {
+				wantHops++
+			}
+		}
+		if lines, hops := headerCounts(in, 1<<30); lines != wantLines || hops != wantHops {
+			t.Fatalf("headerCounts = %d lines, %d hops; splitHeader sees %d, %d in %q", lines, hops, wantLines, wantHops, in)
+		}
+		if lines, _ := headerCounts(in, 3); wantLines > 3 && lines != 4 {
+			t.Fatalf("headerCounts with stopAt 3 counted %d of %d lines", lines, wantLines)
+		}
 		fields, body := splitHeader(out)
-		_, inBody := splitHeader(in)
 		if !bytes.Equal(body, inBody) {
 			t.Fatalf("body changed:\n in %q\nout %q", inBody, body)
 		}

@@ -104,7 +104,7 @@ func relayConfig() Config {
 
 // testServer serves cfg on 127.0.0.1:0 until the test ends and returns the
 // server and its address.
-func testServer(t *testing.T, cfg Config, sub Submitter) (*Server, string) {
+func testServer(t testing.TB, cfg Config, sub Submitter) (*Server, string) {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -133,7 +133,7 @@ func testServer(t *testing.T, cfg Config, sub Submitter) (*Server, string) {
 }
 
 // testUser returns a user with a cheap bcrypt hash of pass.
-func testUser(t *testing.T, name, pass string, domains ...string) User {
+func testUser(t testing.TB, name, pass string, domains ...string) User {
 	t.Helper()
 	h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
 	if err != nil {
@@ -230,7 +230,7 @@ func (c *rawClient) expectClosed() {
 
 // selfSignedTLS returns a server config with a fresh self-signed certificate
 // for "mx.test" and a client config that trusts it.
-func selfSignedTLS(t *testing.T) (server, client *tls.Config) {
+func selfSignedTLS(t testing.TB) (server, client *tls.Config) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

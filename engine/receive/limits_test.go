@@ -8,6 +8,7 @@ import (
 	"time"
 )
 
+// Reliability row 19.
 func TestConnLimit_PerIPCapReached_421ThenClosedOtherIPStillServed(t *testing.T) {
 	cfg := relayConfig()
 	cfg.MaxConnectionsPerIP = 2
@@ -30,6 +31,7 @@ func TestConnLimit_PerIPCapReached_421ThenClosedOtherIPStillServed(t *testing.T)
 	dialRaw(t, addr, "127.0.0.1")
 }
 
+// Reliability row 19.
 func TestConnLimit_GlobalCapReached_421ThenClosed(t *testing.T) {
 	cfg := relayConfig()
 	cfg.MaxConnections, cfg.MaxConnectionsPerIP = 2, 2
@@ -41,6 +43,7 @@ func TestConnLimit_GlobalCapReached_421ThenClosed(t *testing.T) {
 	over.expectClosed()
 }
 
+// Reliability row 18 (minimum data rate).
 func TestDataRate_SlowlorisBelowMinRate_421AndClosedNothingSubmitted(t *testing.T) {
 	sub := &recordingSubmitter{}
 	cfg := relayConfig()
@@ -84,6 +87,7 @@ func TestDataRate_SlowlorisBelowMinRate_421AndClosedNothingSubmitted(t *testing.
 	}
 }
 
+// Reliability row 18 (absolute DATA deadline).
 func TestDataTimeout_AbsoluteDeadlinePassed_421AndClosed(t *testing.T) {
 	cfg := relayConfig()
 	cfg.DataTimeout = 300 * time.Millisecond
@@ -99,6 +103,7 @@ func TestDataTimeout_AbsoluteDeadlinePassed_421AndClosed(t *testing.T) {
 	c.expectClosed()
 }
 
+// Reliability row 18.
 func TestCommandTimeout_IdleClient_421AndClosed(t *testing.T) {
 	cfg := relayConfig()
 	cfg.CommandTimeout = 200 * time.Millisecond
@@ -108,6 +113,7 @@ func TestCommandTimeout_IdleClient_421AndClosed(t *testing.T) {
 	c.expectClosed()
 }
 
+// Reliability row 18 (absolute session deadline).
 func TestSessionTimeout_BusyClientPastDeadline_421AndClosed(t *testing.T) {
 	cfg := relayConfig()
 	cfg.SessionTimeout = 300 * time.Millisecond
@@ -131,6 +137,7 @@ func TestSessionTimeout_BusyClientPastDeadline_421AndClosed(t *testing.T) {
 	t.Fatal("session outlived SessionTimeout")
 }
 
+// Reliability row 20.
 func TestBadCommands_LimitReachedBeforeTLS_421AndClosed(t *testing.T) {
 	cfg := relayConfig()
 	cfg.MaxBadCommands = 3
@@ -144,6 +151,7 @@ func TestBadCommands_LimitReachedBeforeTLS_421AndClosed(t *testing.T) {
 	c.expectClosed()
 }
 
+// Reliability row 20.
 func TestBadCommands_LimitReachedAfterSTARTTLS_421AndClosed(t *testing.T) {
 	srvTLS, cliTLS := selfSignedTLS(t)
 	cfg := Config{Hostname: "mx.test", TLSConfig: srvTLS, MaxBadCommands: 3,

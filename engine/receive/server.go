@@ -2,6 +2,7 @@ package receive
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ type Server struct {
 	users map[string]*User
 	// dummyHash is compared against for unknown user names (see checkPassword).
 	dummyHash []byte
+	auth      *authLimiter // failed AUTH per client address
 
 	// baseCtx is the parent of every Submit context; cancelled when
 	// Shutdown gives up waiting.
@@ -63,6 +65,7 @@ func NewServer(cfg Config, sub Submitter) (*Server, error) {
 	if len(cfg.Users) > 0 {
 		s.dummyHash = newDummyHash(cfg.Users)
 	}
+	s.auth = newAuthLimiter(cfg.AuthFailuresPerIP, cfg.AuthFailureWindow)
 	s.mu.perIP = make(map[netip.Addr]int)
 	s.mu.conns = make(map[*limitedConn]struct{})
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
@@ -72,6 +75,11 @@ func NewServer(cfg Config, sub Submitter) (*Server, error) {
 	ss.MaxMessageBytes = cfg.MaxMessageBytes
 	ss.MaxRecipients = cfg.MaxRecipients
 	ss.MaxLineLength = cfg.MaxLineLength
+	if tc := cfg.TLSConfig; tc != nil && tc.MinVersion < tls.VersionTLS12 {
+		tc = tc.Clone()
+		tc.MinVersion = tls.VersionTLS12
+		cfg.TLSConfig, s.cfg.TLSConfig = tc, tc
+	}
 	ss.TLSConfig = cfg.TLSConfig
 	// NB: go-smtp answers AUTH without TLS with "523 5.7.10"; we want 538 5.7.11,
 	// so go-smtp always lets AUTH through and session.Auth enforces the rule.

@@ -98,6 +98,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.srv.draining.Load() {
 		return errShuttingDown
 	}
+	if s.conn.ending() {
+		return errClosing
+	}
 	if err := s.srv.sub.Accepting(); err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
@@ -181,6 +184,10 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	if len(s.srv.users) == 0 {
 		return nil, s.reject(smtp.ErrAuthUnsupported)
 	}
+	if s.srv.auth.blocked(s.conn.ip, time.Now()) {
+		s.conn.closeAfterReply("too many auth failures")
+		return nil, errTooManyAuthFailures
+	}
 	s.mu.Lock()
 	inTxn := s.mu.txn != nil
 	s.mu.Unlock()
@@ -207,6 +214,14 @@ func (s *session) login(name, pass string) error {
 	u, ok := s.srv.checkPassword(name, pass)
 	if !ok {
 		s.srv.log.Info("smtp auth failed", slog.String("client_ip", s.conn.ip.String()), slog.String("user", name))
+		perConn := s.conn.authFailed() >= s.srv.cfg.MaxAuthFailures
+		perIP := s.conn.ip.IsValid() && s.srv.auth.fail(s.conn.ip, time.Now())
+		if perConn || perIP {
+			// NB: 421 and close, as Postfix does after smtpd_hard_error_limit:
+			// a guesser must reconnect, and then meets the per-address count.
+			s.conn.closeAfterReply("too many auth failures")
+			return errTooManyAuthFailures
+		}
 		return s.reject(smtp.ErrAuthFailed)
 	}
 	s.mu.Lock()
@@ -233,9 +248,17 @@ func (s *session) Data(r io.Reader) error {
 		return s.dataReadError(err)
 	}
 
+	msg := normalizeCRLF(buf.Bytes())
+	if lines, hops := headerCounts(msg, s.srv.cfg.MaxHeaderLines); lines > s.srv.cfg.MaxHeaderLines {
+		return s.reject(errTooManyHeaderLines)
+	} else if hops > s.srv.cfg.MaxHops {
+		s.srv.log.Warn("message refused: too many hops", slog.String("client_ip", env.ClientIP.String()),
+			slog.String("from", env.From), slog.Int("received_fields", hops))
+		return s.reject(errTooManyHops)
+	}
 	now := time.Now()
 	env.ReceivedID = newID()
-	body, d := rewriteHeaders(normalizeCRLF(buf.Bytes()), stamp{
+	body, d := rewriteHeaders(msg, stamp{
 		Received:  s.srv.receivedField(env, now),
 		MessageID: "<" + rand.Text() + "@" + s.srv.cfg.Hostname + ">",
 		Date:      now,
@@ -283,6 +306,8 @@ func (s *session) envelope() (*Envelope, error) {
 	defer s.mu.Unlock()
 	t, u := s.mu.txn, s.mu.user
 	switch {
+	case s.conn.ending():
+		return nil, errClosing
 	case t == nil || len(t.rcpts) == 0:
 		return nil, s.reject(errNoTransaction)
 	case u == nil && !s.relay && slices.ContainsFunc(t.rcpts, func(r string) bool { return !s.srv.local(r) }):

@@ -17,6 +17,7 @@ import (
 
 const simpleMsg = "From: a@example.com\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nHello.\r\n.leading dot\r\n"
 
+// Reliability row 24 (no AUTH in clear).
 func TestEHLO_WithoutTLS_AdvertisesExtensionsButNotSTARTTLSOrAUTH(t *testing.T) {
 	cfg := relayConfig()
 	cfg.Users = []User{testUser(t, "u", "p", "example.com")}
@@ -152,6 +153,7 @@ func sendMail(t *testing.T, addr, from string, to []string, r io.Reader) error {
 	return c.SendMail(from, to, r)
 }
 
+// Reliability row 15 (open relay).
 func TestRelay_UnlistedNetworkWithoutAuth_Rejected554(t *testing.T) {
 	sub := &recordingSubmitter{}
 	_, addr := testServer(t, relayConfig(), sub) // relay network 127.0.0.1/32 only
@@ -166,6 +168,7 @@ func TestRelay_UnlistedNetworkWithoutAuth_Rejected554(t *testing.T) {
 	}
 }
 
+// Reliability row 15 (open relay).
 func TestRelay_LocalRecipientFromAnyClient_OthersStillRefused(t *testing.T) {
 	sub := &recordingSubmitter{}
 	cfg := relayConfig()
@@ -186,6 +189,7 @@ func TestRelay_LocalRecipientFromAnyClient_OthersStillRefused(t *testing.T) {
 	}
 }
 
+// Reliability row 15 and 24 (no AUTH in clear).
 func TestAuth_BeforeSTARTTLS_Rejected538(t *testing.T) {
 	srvTLS, _ := selfSignedTLS(t)
 	cfg := Config{Hostname: "mx.test", TLSConfig: srvTLS, Users: []User{testUser(t, "u", "p", "example.com")}}
@@ -196,6 +200,7 @@ func TestAuth_BeforeSTARTTLS_Rejected538(t *testing.T) {
 	c.expect("AUTH LOGIN", 538, "5.7.11")
 }
 
+// Reliability row 16.
 func TestAuth_PlainAfterSTARTTLS_AllowedSenderAcceptedOtherRejected553(t *testing.T) {
 	srvTLS, cliTLS := selfSignedTLS(t)
 	sub := &recordingSubmitter{}
@@ -259,6 +264,7 @@ func TestAuth_WrongPasswordOrUnknownUser_Rejected535(t *testing.T) {
 	c.expect("RCPT TO:<b@example.net>", 554, "5.7.1 Relay") // still no relay
 }
 
+// Reliability row 16.
 func TestAuth_DuringTransaction_Rejected503(t *testing.T) {
 	cfg := Config{Hostname: "mx.test", AllowInsecureAuth: true, Users: []User{testUser(t, "bob", "pw", "example.com")}}
 	_, addr := testServer(t, cfg, &recordingSubmitter{})
@@ -269,6 +275,7 @@ func TestAuth_DuringTransaction_Rejected503(t *testing.T) {
 	c.expect("RCPT TO:<b@example.net>", 554, "5.7.1")
 }
 
+// Reliability row 16.
 func TestAuth_UserWithoutFromDomains_EverySenderRejected553(t *testing.T) {
 	cfg := Config{Hostname: "mx.test", AllowInsecureAuth: true, Users: []User{testUser(t, "bob", "pw")}}
 	_, addr := testServer(t, cfg, &recordingSubmitter{})
@@ -301,6 +308,8 @@ func TestPipelining_WholeTransactionInOneWrite_AllRepliesInOrder(t *testing.T) {
 	}
 }
 
+// Reliability row 12: no smuggling variant ends the message early; the one
+// DATA gives one message whose body is CRLF only.
 func TestSmuggling_BareLineEndingDots_NeverEndMessageAndBodyIsCRLFOnly(t *testing.T) {
 	for _, tc := range []struct{ name, sep string }{
 		{"LF.LF", "\n.\n"},
@@ -308,6 +317,12 @@ func TestSmuggling_BareLineEndingDots_NeverEndMessageAndBodyIsCRLFOnly(t *testin
 		{"LF.CRLF", "\n.\r\n"},
 		{"CRLF.LF", "\r\n.\n"},
 		{"CR.CRLF", "\r.\r\n"},
+		{"CRLF.CR", "\r\n.\r"},
+		{"LF.CR", "\n.\r"},
+		{"CR.LF", "\r.\n"},
+		{"CRLF.NUL.CRLF", "\r\n.\x00\r\n"},
+		{"CRLF.SP.CRLF", "\r\n. \r\n"},
+		{"CRCRLF.CRCRLF", "\r\r\n.\r\r\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sub := &recordingSubmitter{}
@@ -342,6 +357,7 @@ func TestSmuggling_BareLineEndingDots_NeverEndMessageAndBodyIsCRLFOnly(t *testin
 	}
 }
 
+// Reliability row 12 (BDAT).
 func TestBDAT_BareLF_NormalisedAndQueued(t *testing.T) {
 	sub := &recordingSubmitter{}
 	_, addr := testServer(t, relayConfig(), sub)
@@ -358,6 +374,7 @@ func TestBDAT_BareLF_NormalisedAndQueued(t *testing.T) {
 	}
 }
 
+// Reliability row 17 (size).
 func TestSize_OversizedMessage_Rejected552AndSessionContinues(t *testing.T) {
 	sub := &recordingSubmitter{}
 	cfg := relayConfig()
@@ -377,6 +394,7 @@ func TestSize_OversizedMessage_Rejected552AndSessionContinues(t *testing.T) {
 	}
 }
 
+// Reliability row 17 (recipients).
 func TestRecipients_OverLimit_Rejected452(t *testing.T) {
 	cfg := relayConfig()
 	cfg.MaxRecipients = 2
@@ -389,6 +407,7 @@ func TestRecipients_OverLimit_Rejected452(t *testing.T) {
 	c.expect("RCPT TO:<b3@example.net>", 452, "4.5.3")
 }
 
+// Reliability row 17 (line).
 func TestLineLength_OverlongCommand_500AndClosed(t *testing.T) {
 	_, addr := testServer(t, relayConfig(), &recordingSubmitter{})
 	c := dialRaw(t, addr, "")
@@ -396,6 +415,7 @@ func TestLineLength_OverlongCommand_500AndClosed(t *testing.T) {
 	c.expectClosed()
 }
 
+// Reliability row 17 (line).
 func TestLineLength_OverlongDataLine_554AndClosed(t *testing.T) {
 	sub := &recordingSubmitter{}
 	_, addr := testServer(t, relayConfig(), sub)
@@ -412,6 +432,7 @@ func TestLineLength_OverlongDataLine_554AndClosed(t *testing.T) {
 	}
 }
 
+// Reliability row 20.
 func TestMalformed_UnknownAndBadSyntaxCommands_500And501(t *testing.T) {
 	_, addr := testServer(t, relayConfig(), &recordingSubmitter{})
 	c := dialRaw(t, addr, "")

@@ -238,6 +238,10 @@ func (c *Conn) tlsConfig(serverName string, policy TLSPolicy) *tls.Config {
 	if cfg.ServerName == "" {
 		cfg.ServerName = serverName
 	}
+	// NB: TLS below 1.2 is never spoken, whatever the caller's config (or a
+	// GODEBUG) says: under TLSOpportunistic such a server gets plain text,
+	// which at least does not pretend to be protected.
+	cfg.MinVersion = max(cfg.MinVersion, tls.VersionTLS12)
 	return cfg
 }
 

@@ -23,6 +23,12 @@
 //     closed instead, so no truncated message is delivered).
 //   - No CR, LF, space or angle bracket from an address reaches a command:
 //     such an address gets a Local reply instead (no command injection).
+//   - TLS below 1.2 is never negotiated, whatever Options.TLSConfig says:
+//     under TLSOpportunistic such a server gets plain text instead.
+//   - A DSN parameter a receiver would refuse (RET other than FULL or HDRS,
+//     an ENVID that is not 1-100 printable ASCII characters, a NOTIFY that
+//     is not RFC 3461) is left out rather than sent: optional metadata must
+//     not bounce the message.
 //   - A Conn that returned an error, or got a 421, is dead: it closes itself
 //     and every later call returns ErrClosed. It is never reused.
 //   - Timeouts are per phase (RFC 5321 4.5.3.2) and set on the connection

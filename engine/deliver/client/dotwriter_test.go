@@ -86,6 +86,7 @@ func TestDotWriter(t *testing.T) {
 	}
 }
 
+// Reliability row 13 and 22.
 func FuzzDotStuff(f *testing.F) {
 	for _, s := range []string{"", ".", "a\r\n.\r\nb", "\r\n.\r\n", "a\n.\n", "\r.\r", "..\r\n..", "x\r"} {
 		f.Add([]byte(s), 0, 0)

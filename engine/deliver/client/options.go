@@ -53,8 +53,9 @@ type Options struct {
 	HELO string
 	// TLS is the STARTTLS policy. Default TLSOpportunistic.
 	TLS TLSPolicy
-	// TLSConfig is used for STARTTLS. It is cloned, and its ServerName is set
-	// to Dial's serverName when empty. Nil means the policy's default (see
+	// TLSConfig is used for STARTTLS. It is cloned, its ServerName is set
+	// to Dial's serverName when empty, and its MinVersion raised to TLS 1.2
+	// when lower. Nil means the policy's default (see
 	// TLSOpportunistic and TLSRequire).
 	TLSConfig *tls.Config
 	// LocalAddr is the source IP to bind. The zero (invalid) Addr lets the

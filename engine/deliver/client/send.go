@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -368,11 +370,11 @@ func (c *Conn) writeMail(tx *Transaction, utf8Param bool) {
 		w.WriteString(" SMTPUTF8")
 	}
 	if tx.DSN != nil && c.dsn {
-		if tx.DSN.Ret != "" {
+		if ret := strings.ToUpper(tx.DSN.Ret); ret == "FULL" || ret == "HDRS" {
 			w.WriteString(" RET=")
-			writeXtext(c, tx.DSN.Ret)
+			w.WriteString(ret)
 		}
-		if tx.DSN.EnvID != "" {
+		if validEnvID(tx.DSN.EnvID) {
 			w.WriteString(" ENVID=")
 			writeXtext(c, tx.DSN.EnvID)
 		}
@@ -384,11 +386,48 @@ func (c *Conn) writeRcpt(tx *Transaction, to string) {
 	c.w.WriteString("RCPT TO:<")
 	c.w.WriteString(to)
 	c.w.WriteByte('>')
-	if tx.DSN != nil && c.dsn && tx.DSN.Notify != "" {
+	if tx.DSN != nil && c.dsn && validNotify(tx.DSN.Notify) {
 		c.w.WriteString(" NOTIFY=")
-		writeXtext(c, tx.DSN.Notify)
+		c.w.WriteString(strings.ToUpper(tx.DSN.Notify))
 	}
 	c.w.WriteString("\r\n")
+}
+
+// DSN parameters are optional: one a receiver would refuse (and with it the
+// whole MAIL or RCPT, bouncing the message) is left out instead.
+
+// validEnvID reports whether s may be sent as ENVID: 1 to 100 printable
+// US-ASCII characters (RFC 3461 4.4).
+func validEnvID(s string) bool {
+	if s == "" || len(s) > 100 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// validNotify reports whether s is an RFC 3461 NOTIFY value: NEVER alone, or
+// SUCCESS, FAILURE and DELAY each at most once (case-insensitive).
+func validNotify(s string) bool {
+	if s == "" {
+		return false
+	}
+	if strings.EqualFold(s, "NEVER") {
+		return true
+	}
+	var seen [3]bool
+	for kw := range strings.SplitSeq(s, ",") {
+		i := slices.IndexFunc([]string{"SUCCESS", "FAILURE", "DELAY"}, func(k string) bool { return strings.EqualFold(k, kw) })
+		if i < 0 || seen[i] {
+			return false
+		}
+		seen[i] = true
+	}
+	return true
 }
 
 // writeXtext writes s as RFC 3461 xtext: "+", "=" and bytes outside

@@ -7,6 +7,7 @@ import (
 	"testing"
 )
 
+// Reliability row 24 (TLS policies, opportunistic fallback).
 func TestDial_STARTTLS(t *testing.T) {
 	srvCfg, pool := testCert(t)
 	for _, tc := range []struct {
@@ -83,6 +84,7 @@ func btoi(b bool) int {
 	return 0
 }
 
+// Reliability row 14 (client side).
 func TestDial_STARTTLSWithPipelinedPlaintext_ErrProtocol(t *testing.T) {
 	s := newTestServer(t, func(sc *srvConn) {
 		sc.send("220 mx.test")
