@@ -30,6 +30,7 @@ type Conn struct {
 
 	// Number of errors witnessed on this connection
 	errCount int
+	closed   bool // Close was called (Sluice patch: the command loop stops)
 
 	session    Session
 	locker     sync.Mutex
@@ -160,6 +161,13 @@ func (c *Conn) Session() Session {
 	return c.session
 }
 
+// isClosed reports whether Close was called (Sluice patch).
+func (c *Conn) isClosed() bool {
+	c.locker.Lock()
+	defer c.locker.Unlock()
+	return c.closed
+}
+
 func (c *Conn) setSession(session Session) {
 	c.locker.Lock()
 	defer c.locker.Unlock()
@@ -169,6 +177,7 @@ func (c *Conn) setSession(session Session) {
 func (c *Conn) Close() error {
 	c.locker.Lock()
 	defer c.locker.Unlock()
+	c.closed = true
 
 	if c.bdatPipe != nil {
 		c.bdatPipe.CloseWithError(ErrDataReset)
@@ -1039,6 +1048,13 @@ func (c *Conn) handleBdat(arg string) {
 	}
 
 	if c.bdatPipe == nil {
+		// Sluice patch: the session is taken here, not in the goroutine,
+		// which could otherwise find it set to nil by a concurrent Close.
+		session := c.Session()
+		if session == nil {
+			io.Copy(ioutil.Discard, io.LimitReader(c.text.R, int64(size)))
+			return
+		}
 		var r *io.PipeReader
 		r, c.bdatPipe = io.Pipe()
 
@@ -1056,11 +1072,11 @@ func (c *Conn) handleBdat(arg string) {
 
 			var err error
 			if !c.server.LMTP {
-				err = c.Session().Data(r)
+				err = session.Data(r)
 			} else {
-				lmtpSession, ok := c.Session().(LMTPSession)
+				lmtpSession, ok := session.(LMTPSession)
 				if !ok {
-					err = c.Session().Data(r)
+					err = session.Data(r)
 					for _, rcpt := range c.recipients {
 						c.bdatStatus.SetStatus(rcpt, err)
 					}

@@ -176,6 +176,11 @@ func (s *Server) handleConn(c *Conn) error {
 	c.greet()
 
 	for {
+		// Sluice patch: once the connection is closed (too many errors), the
+		// commands left in the read buffer are not run on a nil session.
+		if c.isClosed() {
+			return nil
+		}
 		line, err := c.readLine()
 		if err == nil {
 			cmd, arg, err := parseCmd(line)
