@@ -30,6 +30,7 @@ type Config struct {
 	Routes   []Route    `yaml:"routes"`
 	Acct     Accounting `yaml:"accounting"`
 	Feedback Feedback   `yaml:"feedback"`
+	Webhooks []Webhook  `yaml:"webhooks"`
 	Log      Log        `yaml:"log"`
 
 	// lines maps a dotted key path ("smtp_in.tls.cert") to its line in the
@@ -193,6 +194,45 @@ type Accounting struct {
 	// MaxAge rotates a file at this age. Default 1h.
 	MaxAge Duration `yaml:"max_age"`
 }
+
+// Webhook pushes delivery events to an HTTP receiver: JSON batches POSTed
+// in order, at least once, retried with exponential backoff on 5xx, 408,
+// 429, time-outs and connection errors; any other 4xx skips the batch
+// (logged). Each webhook keeps its cursor in the spool and resumes after it
+// when the node restarts; a new webhook starts with the next event.
+type Webhook struct {
+	// Name identifies the webhook (logs, metrics, its cursor). Required,
+	// unique.
+	Name string `yaml:"name"`
+	// URL receives the POSTs (http or https).
+	URL string `yaml:"url"`
+	// Events are the event types sent: delivered, deferred, bounced,
+	// expired, complaint, action. Empty sends all.
+	Events []string `yaml:"events"`
+	// BatchSize is the most events in one POST. Default 100.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is how long a batch that is not full waits for more
+	// events. Default 1s.
+	FlushInterval Duration `yaml:"flush_interval"`
+	// Timeout bounds one POST. Default 10s.
+	Timeout Duration `yaml:"timeout"`
+	// RetryInitial is the wait after a failed POST; it doubles at each
+	// failure up to RetryMax. Default 1s.
+	RetryInitial Duration `yaml:"retry_initial"`
+	// RetryMax caps the wait between retries (a batch is retried until the
+	// receiver takes it). Default 5m.
+	RetryMax Duration `yaml:"retry_max"`
+	// Authorization is sent as the Authorization header, e.g.
+	// "Bearer s3cret". Never logged.
+	Authorization string `yaml:"authorization"`
+	// SigningSecret signs each POST: X-Sluice-Signature: sha256=<hex
+	// HMAC-SHA256 of "<X-Sluice-Timestamp>.<body>">. Never logged.
+	SigningSecret string `yaml:"signing_secret"`
+}
+
+// WebhookEventTypes are the valid values of webhooks[].events (the engine's
+// event types).
+var WebhookEventTypes = []string{"delivered", "deferred", "bounced", "expired", "complaint", "action"}
 
 // Log configures logging.
 type Log struct {
