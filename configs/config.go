@@ -247,10 +247,15 @@ var WebhookEventTypes = []string{"delivered", "deferred", "bounced", "expired", 
 
 // Log configures logging.
 type Log struct {
-	// Level is debug, info, warn or error. Default info.
-	Level string `yaml:"level"`
-	// Format is text or json. Default text.
-	Format string `yaml:"format"`
+	// Level is debug, info, warn or error. Default info. Info logs a line
+	// per recipient outcome (delivered, deferred, bounced, complaint); debug
+	// adds a line per SMTP connection and transaction, inbound and outbound;
+	// warn keeps only problems (the accounting files still have every
+	// outcome). A reload applies a new level.
+	Level string `yaml:"level" example:"debug"`
+	// Format is text (key=value) or json (one object per line). Default
+	// text; changing it needs a restart.
+	Format string `yaml:"format" example:"json"`
 }
 
 // VMTA is a virtual MTA: a source IP with its HELO name. With no vmtas

@@ -138,5 +138,8 @@ func restartOnly(old, cur *configs.Config) []string {
 	if !reflect.DeepEqual(old.Acct, cur.Acct) {
 		out = append(out, "accounting")
 	}
+	if old.Log.Format != cur.Log.Format {
+		out = append(out, "log.format")
+	}
 	return out
 }

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,5 +179,46 @@ log: {level: debug, format: json}
 	}
 	if t.Failed() || os.Getenv("SLUICE_SHOW_LOG") != "" {
 		t.Logf("log:\n%s", logs)
+	}
+}
+
+// TestLogs_ReloadSetsTheLevel: a node started at warn logs no transaction;
+// after SIGHUP with level debug it does.
+func TestLogs_ReloadSetsTheLevel(t *testing.T) {
+	dir := t.TempDir()
+	smtpAddr, httpAddr := freeAddr(t), freeAddr(t)
+	config := filepath.Join(dir, "sluice.yaml")
+	write := func(level string) {
+		cfg := fmt.Sprintf("spool: {dir: %s, min_free_space: 1MiB, ballast_size: 1MiB}\nlisten: {smtp: %s, http: %s, grpc: \"\"}\n"+
+			"delivery: {hold: true}\nlog: {level: %s}\n", filepath.Join(dir, "spool"), smtpAddr, httpAddr, level)
+		if err := os.WriteFile(config, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("warn")
+	n := startNode(t, dir, config, smtpAddr, httpAddr)
+	defer n.stop()
+	send := func() {
+		t.Helper()
+		if err := smtp.SendMail(smtpAddr, nil, "a@shop.test", []string{"b@d.test"}, []byte("Subject: x\r\n\r\ny\r\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send()
+	write("debug")
+	if err := n.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(n.stderr.String(), "reloaded") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reload logged:\n%s", n.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	send()
+	n.stop()
+	if c := strings.Count(n.stderr.String(), `msg="message accepted"`); c != 1 {
+		t.Fatalf("%d \"message accepted\" lines, want 1 (after the reload only):\n%s", c, n.stderr)
 	}
 }
