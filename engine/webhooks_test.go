@@ -146,3 +146,41 @@ func TestWebhook_EventTypesOfConfigsAreTheEngines(t *testing.T) {
 		t.Fatalf("configs.WebhookEventTypes %v differ from engine.EventTypes %v", configs.WebhookEventTypes, EventTypes)
 	}
 }
+
+func TestWebhook_Reload_StartsAddedStopsRemoved_KeepsTheCursor(t *testing.T) {
+	w := newWorld(t, 0)
+	h := newHookReceiver(t, "", 0)
+	e := w.engine(t, t.TempDir(), nil)
+	defer e.Close()
+	hook := configs.Webhook{Name: "crm", URL: h.srv.URL, FlushInterval: configs.Duration(20 * time.Millisecond)}
+	running := func() int { e.hooks.mu.Lock(); defer e.hooks.mu.Unlock(); return len(e.hooks.running) }
+
+	cfg := *e.fileCfg
+	cfg.Webhooks = []configs.Webhook{hook}
+	if err := e.Reload(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if running() != 1 {
+		t.Fatalf("%d webhooks running after a reload that adds one", running())
+	}
+	submit(t, e, "a@sender.example", "ok1@d1.test")
+	waitFor(t, "the event at the receiver", func() bool { return len(h.got()) == 1 })
+
+	cfg2 := cfg
+	cfg2.Webhooks = nil
+	if err := e.Reload(&cfg2); err != nil {
+		t.Fatal(err)
+	}
+	if running() != 0 {
+		t.Fatalf("%d webhooks running after a reload that removes it", running())
+	}
+	submit(t, e, "a@sender.example", "ok2@d1.test")
+	waitFor(t, "the second delivery", func() bool { return w.sink.Stats().Recipients >= 2 })
+	if err := e.Reload(&cfg); err != nil { // back: it resumes at its cursor
+		t.Fatal(err)
+	}
+	waitFor(t, "the event of the time it was off", func() bool { return len(h.got()) == 2 })
+	if got, want := h.got(), loggedCursors(t, e); !slices.Equal(got, want) {
+		t.Fatalf("receiver %v, log %v", got, want)
+	}
+}

@@ -330,3 +330,34 @@ func TestVerify_RejectsATamperedBodyOrSecret(t *testing.T) {
 		t.Fatal("a changed secret, timestamp or body verifies")
 	}
 }
+
+// lostOnce fails the first subscription with ErrLost, as a source whose
+// retention passed the cursor would.
+type lostOnce struct {
+	*memSource
+	failed bool
+	mu     sync.Mutex
+}
+
+func (l *lostOnce) Events(ctx context.Context, after uint64, fn func(Event) error) error {
+	l.mu.Lock()
+	first := !l.failed
+	l.failed = true
+	l.mu.Unlock()
+	if first && after > 0 {
+		return fmt.Errorf("%w: cursor %d", ErrLost, after)
+	}
+	return l.memSource.Events(ctx, after, fn)
+}
+
+func TestSink_EventsLostToRetention_GoesOnFromTheOldestKept(t *testing.T) {
+	r := newReceiver(t, "")
+	src := &lostOnce{memSource: newMemSource()}
+	src.add("delivered", "bounced")
+	cur := &memCursors{m: map[string]uint64{"crm": 1}}
+	start(t, testOptions("crm", r.srv.URL), src, cur)
+	waitUntil(t, "2 events", func() bool { return len(r.events()) >= 2 })
+	if got := cursorsOf(r.events()); !slices.Equal(got, seq(1, 2)) {
+		t.Fatalf("cursors %v, want 1..2: from the oldest kept after the loss", got)
+	}
+}
