@@ -235,10 +235,10 @@ type Webhook struct {
 	RetryMax Duration `yaml:"retry_max" example:"10m"`
 	// Authorization is sent as the Authorization header, e.g.
 	// "Bearer s3cret". Never logged.
-	Authorization string `yaml:"authorization" example:"Bearer 6f1c...e2"`
+	Authorization string `yaml:"authorization" example:"Bearer 6f1c...e2" secret:"true"`
 	// SigningSecret signs each POST: X-Sluice-Signature: sha256=<hex
 	// HMAC-SHA256 of "<X-Sluice-Timestamp>.<body>">. Never logged.
-	SigningSecret string `yaml:"signing_secret" example:"whsec-long-random-string"`
+	SigningSecret string `yaml:"signing_secret" example:"whsec-long-random-string" secret:"true"`
 }
 
 // WebhookEventTypes are the valid values of webhooks[].events (the engine's
@@ -522,7 +522,7 @@ type FeedbackVERP struct {
 	Domain string `yaml:"domain" example:"bounces.example.com"`
 	// Key signs the return paths (at least 16 characters); keep it secret
 	// and stable: a changed key orphans the bounces of mail already sent.
-	Key string `yaml:"key" example:"k3y-0f-at-least-16-chars"`
+	Key string `yaml:"key" example:"k3y-0f-at-least-16-chars" secret:"true"`
 }
 
 // FeedbackSuppression configures the suppression list.

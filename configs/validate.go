@@ -360,9 +360,10 @@ func (c *Config) validateRest() error {
 	return nil
 }
 
-// YAML renders the effective configuration (defaults filled in) as YAML.
+// YAML renders the effective configuration (defaults filled in) as YAML,
+// with every secret that is set written as Hidden.
 func (c *Config) YAML() ([]byte, error) {
-	return yaml.Marshal(c)
+	return yaml.Marshal(c.redacted())
 }
 
 // loopbackAddr reports whether host:port names a loopback host.

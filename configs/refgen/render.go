@@ -95,6 +95,9 @@ func (w *walker) field(prefix, owner string, f reflect.StructField, v reflect.Va
 	if desc == "" {
 		desc = w.yc[key]
 	}
+	if f.Tag.Get("secret") == "true" {
+		desc += " Secret: never logged, shown as " + configs.Hidden + " by --check-config."
+	}
 	t := f.Type
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
