@@ -46,7 +46,8 @@ type Options struct {
 	// StartAfter is the cursor a webhook with no saved cursor starts after
 	// (the engine passes its newest event: a new webhook gets live events).
 	StartAfter uint64
-	// Client sends the requests. Default: a client with Timeout.
+	// Client sends the requests. Default: a client with Timeout that does
+	// not follow redirects.
 	Client *http.Client
 	// Clock stamps signatures. Default time.Now.
 	Clock func() time.Time
@@ -89,7 +90,11 @@ func (o *Options) SetDefaults() {
 		o.RetryMax = DefaultRetryMax
 	}
 	if o.Client == nil {
-		o.Client = &http.Client{Timeout: o.Timeout}
+		// NB: redirects are not followed: a POST redirected turns into a GET
+		// without the batch. A 3xx is a failure, retried (and logged).
+		o.Client = &http.Client{Timeout: o.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
