@@ -10,7 +10,7 @@
 //	             after the first event of a batch
 //	             post(batch) with retries; then Cursors.Save(last seq read)
 //	post:  2xx                          -> done
-//	       408, 429, 5xx, timeout, connection error
+//	       408, 429, 3xx, 5xx, timeout, connection error
 //	                                    -> wait (RetryInitial doubling up to
 //	                                       RetryMax, or Retry-After), retry
 //	       any other status (400, 401, 404, 413, ...)
