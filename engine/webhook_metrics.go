@@ -8,14 +8,15 @@ import (
 
 // webhookMetrics are the webhook sinks' series, by webhook name and outcome:
 // sent (2xx), failed (retried) and rejected (a 4xx other than 408/429:
-// skipped).
+// skipped); and each webhook's lag in events, read at scrape time.
 type webhookMetrics struct {
 	batches *prometheus.CounterVec
 	events  *prometheus.CounterVec
 }
 
-// newWebhookMetrics makes the series and registers them on reg.
-func newWebhookMetrics(reg *prometheus.Registry) *webhookMetrics {
+// newWebhookMetrics makes the series and registers them on reg; lags gives
+// each running webhook's lag when scraped.
+func newWebhookMetrics(reg *prometheus.Registry, lags func() map[string]float64) *webhookMetrics {
 	m := &webhookMetrics{
 		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_webhook_batches_total",
@@ -26,8 +27,22 @@ func newWebhookMetrics(reg *prometheus.Registry) *webhookMetrics {
 			Help: "Events carried by webhook POST attempts, by webhook and outcome (as sluice_webhook_batches_total)."},
 			[]string{"webhook", "outcome"}),
 	}
-	reg.MustRegister(m.batches, m.events)
+	reg.MustRegister(m.batches, m.events, lagCollector{lags})
 	return m
+}
+
+var webhookLagDesc = prometheus.NewDesc("sluice_webhook_lag_events",
+	"Events a webhook is behind: the newest event's cursor less the webhook's saved cursor.", []string{"webhook"}, nil)
+
+// lagCollector reports webhook lags at scrape time.
+type lagCollector struct{ lags func() map[string]float64 }
+
+func (c lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- webhookLagDesc }
+
+func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
+	for name, lag := range c.lags() {
+		ch <- prometheus.MustNewConstMetric(webhookLagDesc, prometheus.GaugeValue, lag, name)
+	}
 }
 
 func (m *webhookMetrics) observe(name string, o webhook.Outcome, n int) {

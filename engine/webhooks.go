@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluice-mta/sluice/configs"
 	"github.com/sluice-mta/sluice/engine/spool"
@@ -34,6 +35,7 @@ type runningHook struct {
 	cfg    configs.Webhook
 	cancel context.CancelFunc
 	done   chan struct{}
+	cursor atomic.Uint64 // the last cursor saved, for the lag gauge
 }
 
 // startWebhooks starts the webhooks of cfg; reloads then apply to them.
@@ -43,7 +45,7 @@ func (e *Engine) startWebhooks(cfg []configs.Webhook) error {
 	e.hooks.on = true
 	e.hooks.running = map[string]*runningHook{}
 	if e.hooks.metrics == nil {
-		e.hooks.metrics = newWebhookMetrics(e.metrics.registry)
+		e.hooks.metrics = newWebhookMetrics(e.metrics.registry, e.webhookLags)
 	}
 	return e.applyWebhooksLocked(cfg)
 }
@@ -103,6 +105,8 @@ func (r *runningHook) stop() {
 
 func (e *Engine) runWebhook(w configs.Webhook) (*runningHook, error) {
 	m := e.hooks.metrics
+	r := &runningHook{cfg: w, done: make(chan struct{})}
+	r.cursor.Store(e.LastEventSeq())
 	sink, err := webhook.New(webhook.Options{
 		Name: w.Name, URL: w.URL, Types: w.Events, BatchSize: w.BatchSize,
 		FlushInterval: w.FlushInterval.D(), Timeout: w.Timeout.D(),
@@ -111,12 +115,13 @@ func (e *Engine) runWebhook(w configs.Webhook) (*runningHook, error) {
 		StartAfter: e.LastEventSeq(), Clock: e.clock,
 		Logger:  e.log.With("component", "webhook"),
 		Observe: func(o webhook.Outcome, n int) { m.observe(w.Name, o, n) },
+		Saved:   func(c uint64) { r.cursor.Store(c) },
 	}, webhookSource{e}, webhookCursors{e.spool})
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runningHook{cfg: w, cancel: cancel, done: make(chan struct{})}
+	r.cancel = cancel
 	go func() {
 		defer close(r.done)
 		_ = sink.Run(ctx)
@@ -159,4 +164,18 @@ func (c webhookCursors) Load(name string) (uint64, bool, error) {
 
 func (c webhookCursors) Save(name string, cursor uint64) error {
 	return c.sp.PutRecord(webhookCursorPrefix+name, binary.AppendUvarint(nil, cursor), recordsForever)
+}
+
+// webhookLags returns, per running webhook, how many events it is behind
+// (the newest event's cursor less its saved cursor).
+func (e *Engine) webhookLags() map[string]float64 {
+	last := e.LastEventSeq()
+	e.hooks.mu.Lock()
+	defer e.hooks.mu.Unlock()
+	out := make(map[string]float64, len(e.hooks.running))
+	for name, r := range e.hooks.running {
+		c := r.cursor.Load()
+		out[name] = float64(last - min(c, last))
+	}
+	return out
 }

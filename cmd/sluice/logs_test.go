@@ -143,7 +143,8 @@ log: {level: debug, format: json}
 		t.Fatalf("REST injection: %d", code)
 	}
 	deadline := time.Now().Add(60 * time.Second)
-	for sk.Stats().Recipients < 2 || hookEvents.Load() < 3 {
+	// 4 events: ok1 and ok2 delivered, bounce1 bounced, the DSN to news@ delivered.
+	for sk.Stats().Recipients < 2 || hookEvents.Load() < 4 {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out: sink %d recipients, webhook %d events\n%s", sk.Stats().Recipients, hookEvents.Load(), n.stderr)
 		}

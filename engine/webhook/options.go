@@ -56,6 +56,8 @@ type Options struct {
 	// Observe, when set, is told the outcome of every POST attempt and how
 	// many events it carried (for metrics).
 	Observe func(o Outcome, events int)
+	// Saved, when set, is told each cursor saved (for a lag gauge).
+	Saved func(cursor uint64)
 }
 
 // Outcome is what happened to one POST attempt.

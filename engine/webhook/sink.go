@@ -98,7 +98,7 @@ func (s *Sink) start(ctx context.Context) (uint64, bool) {
 			c, err = s.opts.StartAfter, s.cursors.Save(s.opts.Name, s.opts.StartAfter)
 		}
 		if err == nil {
-			s.saved = c
+			s.setSaved(c)
 			return c, true
 		}
 		s.opts.Logger.Warn("webhook: cursor", "webhook", s.opts.Name, "err", err)
@@ -179,13 +179,20 @@ func (s *Sink) save(ctx context.Context, cursor uint64) error {
 	for {
 		err := s.cursors.Save(s.opts.Name, cursor)
 		if err == nil {
-			s.saved = cursor
+			s.setSaved(cursor)
 			return nil
 		}
 		s.opts.Logger.Warn("webhook: save cursor", "webhook", s.opts.Name, "cursor", cursor, "err", err)
 		if !sleep(ctx, b.next()) {
 			return fmt.Errorf("webhook %s: save cursor: %w", s.opts.Name, ctx.Err())
 		}
+	}
+}
+
+func (s *Sink) setSaved(cursor uint64) {
+	s.saved = cursor
+	if s.opts.Saved != nil {
+		s.opts.Saved(cursor)
 	}
 }
 
