@@ -208,8 +208,8 @@ type Accounting struct {
 
 // Webhook pushes delivery events to an HTTP receiver: JSON batches POSTed
 // in order, at least once, retried with exponential backoff on 5xx, 408,
-// 429, time-outs and connection errors; any other 4xx skips the batch
-// (logged). Each webhook keeps its cursor in the spool and resumes after it
+// 429, 3xx (redirects are not followed), time-outs and connection errors;
+// any other 4xx skips the batch (logged). Each webhook keeps its cursor in the spool and resumes after it
 // when the node restarts; a new webhook starts with the next event.
 type Webhook struct {
 	// Name identifies the webhook (logs, metrics, its cursor). Required,
