@@ -9,7 +9,7 @@ CYCLES   ?= 100
 # Packages whose tests exercise concurrency run under the race detector.
 RACE_PKGS := ./...
 
-.PHONY: all build build-static run test test-deps bench-deps fmt-check vet unit crash-test bench bench-compare bench-spool bench-inject clean proto
+.PHONY: all build build-static run test docs test-deps bench-deps fmt-check vet unit crash-test bench bench-compare bench-spool bench-inject clean proto
 
 all: build
 
@@ -67,6 +67,10 @@ bench-compare: build bench-deps
 ## bench-inject: durable injection into `serve` vs smtp-source into the sink (needs bench-deps)
 bench-inject: build bench-deps
 	bash bench/inject-vs-sink.sh
+
+## docs: regenerate configs/README.md, the configuration reference, from the config structs
+docs:
+	$(GO) generate ./configs
 
 ## proto: regenerate proto/sluice/v1/*.go and api/openapi/sluice.swagger.json (the output is committed)
 PROTO_SRC := $(wildcard proto/sluice/v1/*.proto)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"sync"
 
@@ -271,6 +272,11 @@ func (s *Server) submit(ctx context.Context, k *Key, j *job, p *plan) (queued in
 			queued += len(u.rcpts)
 			for _, i := range u.rcpts {
 				p.statuses[i].State, p.statuses[i].Id = pb.RecipientStatus_QUEUED, id
+			}
+			if s.opts.Logger.Enabled(ctx, slog.LevelDebug) { // one line per message, at debug
+				s.opts.Logger.LogAttrs(ctx, slog.LevelDebug, "message accepted", slog.String("via", "api"),
+					slog.String("key", k.Name), slog.String("queue_id", id), slog.String("from", e.From),
+					slog.Int("rcpts", len(e.To)), slog.Int("bytes", len(u.body)), slog.String("campaign", e.Campaign))
 			}
 		}()
 	}

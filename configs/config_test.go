@@ -204,3 +204,30 @@ func TestParse_PublicAPIListenerWithoutTLS_Refused(t *testing.T) {
 		t.Fatalf("client_ca alone: %v", err)
 	}
 }
+
+func TestYAML_HidesSecrets_LeavesTheConfigAlone(t *testing.T) {
+	cfg, err := Parse([]byte(`feedback: {verp: {domain: bounces.example.com, key: verp-key-0123456789abcdef}}
+webhooks:
+  - {name: a, url: "https://h.example/x", authorization: "Bearer tok-123", signing_secret: sign-456}
+  - {name: b, url: "https://h.example/y"}
+`), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cfg.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"verp-key-0123456789abcdef", "tok-123", "sign-456"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("YAML shows the secret %q:\n%s", secret, out)
+		}
+	}
+	if n := strings.Count(string(out), Hidden); n != 3 {
+		t.Errorf("%d hidden values, want 3 (an unset secret stays empty):\n%s", n, out)
+	}
+	if cfg.Feedback.VERP.Key != "verp-key-0123456789abcdef" || cfg.Webhooks[0].Authorization != "Bearer tok-123" ||
+		cfg.Webhooks[0].SigningSecret != "sign-456" {
+		t.Fatalf("YAML changed the config itself: %+v %+v", cfg.Feedback.VERP, cfg.Webhooks[0])
+	}
+}

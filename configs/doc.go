@@ -14,3 +14,5 @@
 // This package imports no other Sluice package; the engine maps these plain
 // values onto each package's own Config.
 package configs
+
+//go:generate go run ./refgen -dir . -o README.md

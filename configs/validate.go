@@ -3,7 +3,9 @@ package configs
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,7 +25,7 @@ func (c *Config) errf(key, format string, args ...any) error {
 // Validate checks values that decode fine but make no sense together or
 // out of range. Each error names the key and, when known, its line.
 func (c *Config) Validate() error {
-	checks := []func() error{c.validateSpool, c.validateListen, c.validateSMTPIn, c.validateDelivery, c.validateVMTAs, c.validateAPI, c.validateFeedback, c.validateRest}
+	checks := []func() error{c.validateSpool, c.validateListen, c.validateSMTPIn, c.validateDelivery, c.validateVMTAs, c.validateAPI, c.validateFeedback, c.validateWebhooks, c.validateRest}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -322,6 +324,41 @@ func (c *Config) validateFeedback() error {
 	return nil
 }
 
+func (c *Config) validateWebhooks() error {
+	names := map[string]bool{}
+	for i, w := range c.Webhooks {
+		key := fmt.Sprintf("webhooks[%d]", i)
+		switch {
+		case w.Name == "":
+			return c.errf(key+".name", "every webhook needs a name")
+		case names[w.Name]:
+			return c.errf(key+".name", "webhook %q is listed twice", w.Name)
+		case !webhookURL(w.URL):
+			return c.errf(key+".url", "must be an http:// or https:// URL with a host")
+		case w.BatchSize < 0:
+			return c.errf(key+".batch_size", "must not be negative")
+		case w.FlushInterval < 0 || w.Timeout < 0 || w.RetryInitial < 0 || w.RetryMax < 0:
+			return c.errf(key, "flush_interval, timeout, retry_initial and retry_max must not be negative")
+		case w.RetryMax > 0 && w.RetryMax < w.RetryInitial:
+			return c.errf(key+".retry_max", "%s is below retry_initial %s", w.RetryMax, w.RetryInitial)
+		}
+		names[w.Name] = true
+		for j, t := range w.Events {
+			if !slices.Contains(WebhookEventTypes, t) {
+				return c.errf(fmt.Sprintf("%s.events[%d]", key, j), "unknown event type %q (want one of %s)", t,
+					strings.Join(WebhookEventTypes, ", "))
+			}
+		}
+	}
+	return nil
+}
+
+// webhookURL reports whether s is an http or https URL with a host.
+func webhookURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
 func (c *Config) validateRest() error {
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -336,9 +373,10 @@ func (c *Config) validateRest() error {
 	return nil
 }
 
-// YAML renders the effective configuration (defaults filled in) as YAML.
+// YAML renders the effective configuration (defaults filled in) as YAML,
+// with every secret that is set written as Hidden.
 func (c *Config) YAML() ([]byte, error) {
-	return yaml.Marshal(c)
+	return yaml.Marshal(c.redacted())
 }
 
 // loopbackAddr reports whether host:port names a loopback host.

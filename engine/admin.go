@@ -170,7 +170,7 @@ func (e *Engine) Purge(ctx context.Context, f QueueFilter, dsn bool) (int, error
 			}
 			if dsn {
 				e.failLocally(k, rs, reply, true) // Completes them, with DSNs and accounting
-			} else if err := e.spool.Complete(rs); err != nil {
+			} else if err := e.completePurged(k, rs, reply); err != nil {
 				return total, err
 			}
 			total += len(rs)

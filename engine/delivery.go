@@ -581,6 +581,7 @@ func (e *Engine) finish(it resultItem) {
 			e.log.Warn("accounting write", "err", err)
 		}
 	}
+	e.logOutcomes(recs)
 }
 
 func (e *Engine) acctRecord(it resultItem, r spool.Recipient, reply client.Reply, now time.Time) acct.Record {

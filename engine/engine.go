@@ -65,7 +65,8 @@ type Engine struct {
 	// outcomes counts delivery results per vmta and domain (stats.go).
 	outcomes outcomeStats
 	dkim     atomic.Pointer[dkim.Signer]
-	events   *eventHub // the delivery event stream (events.go)
+	events   *eventHub  // the delivery event stream (events.go)
+	hooks    webhookSet // webhooks pushing the event stream (webhooks.go)
 	// warm is the warm-up tracker (warmup.go); replaced by a reload.
 	warm atomic.Pointer[warmup.Tracker]
 	// holds are queues kept off the schedule until a time (holds.go).
@@ -149,6 +150,12 @@ func New(cfg *configs.Config, deps Deps) (*Engine, error) {
 		_ = sp.Close()
 		return nil, err
 	}
+	if !deps.NoDelivery {
+		if err := e.startWebhooks(cfg.Webhooks); err != nil {
+			_ = e.Close()
+			return nil, err
+		}
+	}
 	return e, nil
 }
 
@@ -156,6 +163,7 @@ func New(cfg *configs.Config, deps Deps) (*Engine, error) {
 // flushes the accounting log and closes the spool. Submit must not be
 // called after Close.
 func (e *Engine) Close() error {
+	e.stopWebhooks()
 	e.waitDelivery(30 * time.Second)
 	if t := e.warm.Load(); t != nil {
 		e.persistWarmup(t, e.clock(), nil)

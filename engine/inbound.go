@@ -403,6 +403,7 @@ func (e *Engine) autoSuppress(rcpt string, sent sentRecord, reason, source strin
 }
 
 func (e *Engine) writeFeedbackAcct(rec acct.Record) {
+	e.logOutcomes([]acct.Record{rec})
 	if e.acct == nil {
 		return
 	}

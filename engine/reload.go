@@ -104,6 +104,9 @@ func (e *Engine) commitConfig(p *preparedConfig) error {
 			e.Pause(QueueFilter{VMTA: s.Name})
 		}
 	}
+	if err := e.applyWebhooks(cfg.Webhooks); err != nil {
+		e.log.Error("reload: webhooks", "err", err)
+	}
 	for _, key := range restartOnly(e.cfg, cfg) {
 		e.log.Warn("reload: this setting changed but needs a restart to take effect", "key", key)
 	}
@@ -134,6 +137,9 @@ func restartOnly(old, cur *configs.Config) []string {
 	}
 	if !reflect.DeepEqual(old.Acct, cur.Acct) {
 		out = append(out, "accounting")
+	}
+	if old.Log.Format != cur.Log.Format {
+		out = append(out, "log.format")
 	}
 	return out
 }

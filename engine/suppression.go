@@ -257,6 +257,7 @@ func (e *Engine) checkSuppressed(env *Envelope, now time.Time) error {
 			e.log.Warn("accounting write", "err", err)
 		}
 	}
+	e.logOutcomes(recs)
 	if len(env.To) == 0 {
 		return fmt.Errorf("%w: every recipient: %w", ErrInvalidEnvelope, ErrSuppressed)
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ type node struct {
 	http      string
 	spoolDir  string
 	config    string
-	stderr    *bytes.Buffer
+	stderr    *lockedBuffer // written by the process while tests read it
 	exited    chan struct{}
 	exitState *os.ProcessState
 }
@@ -86,7 +87,7 @@ log:
 func startNode(t *testing.T, dir, config, smtpAddr, httpAddr string) *node {
 	t.Helper()
 	n := &node{t: t, smtp: smtpAddr, http: httpAddr, spoolDir: filepath.Join(dir, "spool"), config: config,
-		stderr: &bytes.Buffer{}, exited: make(chan struct{})}
+		stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	n.cmd = exec.Command(sluiceBin, "serve", "--config", config)
 	n.cmd.Stderr = n.stderr
 	if err := n.cmd.Start(); err != nil {
@@ -149,3 +150,21 @@ func runSluice(t *testing.T, args ...string) (string, string, int) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// lockedBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

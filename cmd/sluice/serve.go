@@ -69,20 +69,29 @@ func nameOr(path string) string {
 	return path
 }
 
-func newLogger(cfg configs.Log) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Level))
-	opts := &slog.HandlerOptions{Level: level}
+// newLogger makes the node's logger on stderr in cfg's format; its level is
+// the returned LevelVar, which a reload sets (the format needs a restart).
+func newLogger(cfg configs.Log) (*slog.Logger, *slog.LevelVar) {
+	lv := &slog.LevelVar{}
+	setLevel(lv, cfg.Level)
+	opts := &slog.HandlerOptions{Level: lv}
 	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), lv
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(slog.NewTextHandler(os.Stderr, opts)), lv
+}
+
+// setLevel sets lv to a validated log.level (debug, info, warn, error).
+func setLevel(lv *slog.LevelVar, level string) {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	lv.Set(l)
 }
 
 // serve runs the node until ctx is done, then shuts down in order:
 // listeners first (no new mail), then the engine (spool closed last).
 func serve(ctx context.Context, cfg *configs.Config, configPath string) error {
-	log := newLogger(cfg.Log)
+	log, level := newLogger(cfg.Log)
 	slog.SetDefault(log)
 	rcfg, err := receiveConfig(cfg, log)
 	if err != nil {
@@ -170,7 +179,7 @@ func serve(ctx context.Context, cfg *configs.Config, configPath string) error {
 	}
 	log.Info("sluice serving", "version", version, "smtp", addrOf(smtpLn), "http", addrOf(httpLn), "grpc", addrOf(grpcLn),
 		"spool", cfg.Spool.Dir)
-	go reloadOnHUP(ctx, eng, configPath, log)
+	go reloadOnHUP(ctx, eng, configPath, log, level)
 
 	select {
 	case <-ctx.Done():
@@ -251,7 +260,7 @@ func receiveConfig(cfg *configs.Config, log *slog.Logger) (receive.Config, error
 
 // reloadOnHUP reloads the configuration file on SIGHUP. A bad file is
 // rejected whole, naming the key and line; the running configuration stays.
-func reloadOnHUP(ctx context.Context, eng *engine.Engine, path string, log *slog.Logger) {
+func reloadOnHUP(ctx context.Context, eng *engine.Engine, path string, log *slog.Logger, level *slog.LevelVar) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -269,7 +278,8 @@ func reloadOnHUP(ctx context.Context, eng *engine.Engine, path string, log *slog
 			log.Error("reload rejected; the running configuration stays", "file", nameOr(path), "err", err)
 			continue
 		}
-		log.Info("reloaded", "file", nameOr(path))
+		setLevel(level, cfg.Log.Level)
+		log.Info("reloaded", "file", nameOr(path), "log_level", cfg.Log.Level)
 	}
 }
 

@@ -345,6 +345,7 @@ func (s *site) run() {
 		host     string // the MX host c is connected to
 		sent     int
 		lastUsed time.Time
+		opened   time.Time
 	)
 	idle := time.NewTimer(s.idleTimeout())
 	defer idle.Stop()
@@ -354,7 +355,7 @@ func (s *site) run() {
 			// Quit before giving the slot back: a site never has more
 			// than MaxConnections connections open.
 			if c != nil {
-				_ = c.Quit()
+				s.endConn(c, host, sent, opened, "idle")
 				c, sent = nil, 0
 			}
 			if s.retire() {
@@ -364,7 +365,7 @@ func (s *site) run() {
 		}
 		lim, msgLim, connLim := s.current()
 		if c != nil && (c.Err() != nil || sent >= lim.MaxMessagesPerConnection) {
-			_ = c.Quit()
+			s.endConn(c, host, sent, opened, endReason(c))
 			c, sent = nil, 0
 		}
 		// NB: a connection that sat idle may have been closed by the receiver
@@ -373,7 +374,7 @@ func (s *site) run() {
 		// it with RSET first and redial if the probe fails.
 		if c != nil && time.Since(lastUsed) > staleAfter {
 			if err := c.Reset(s.pool.ctx); err != nil {
-				_ = c.Close()
+				s.endConn(c, host, sent, opened, "stale")
 				c, sent = nil, 0
 			}
 		}
@@ -388,6 +389,7 @@ func (s *site) run() {
 				job.Done(res)
 				continue
 			}
+			opened = time.Now()
 		}
 		if msgLim != nil && msgLim.Wait(s.pool.ctx) != nil {
 			job.Done(failAll(len(job.Tx.To), localTemp("4.3.2", "delivery stopped: engine shutting down"), ErrClosed))
@@ -484,17 +486,20 @@ func (s *site) dial(job *Job) (*client.Conn, string, *Result) {
 
 // send runs job on c, connected to host.
 func (s *site) send(c *client.Conn, host string, job *Job) *Result {
+	start := time.Now()
 	res, err := c.Send(s.pool.ctx, &job.Tx)
 	ip := remoteIP(c)
 	if err != nil {
 		r := failAll(len(job.Tx.To), localTemp("4.4.2", "connection lost: "+err.Error()), err)
 		r.Host, r.IP = host, ip
+		s.logTransaction(job, r, start)
 		return r
 	}
 	out := &Result{Replies: make([]client.Reply, len(job.Tx.To)), Host: host, IP: ip, TLS: c.TLS()}
 	for i := range out.Replies {
 		out.Replies[i] = res.Outcome(i)
 	}
+	s.logTransaction(job, out, start)
 	return out
 }
 

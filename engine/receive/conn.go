@@ -369,7 +369,7 @@ func (c *limitedConn) updateStats(f func(*connStats)) {
 }
 
 // Close closes the raw connection once, releases its connection slots and
-// logs the session.
+// logs the session (one line per connection, at debug).
 func (c *limitedConn) Close() error {
 	err := net.ErrClosed
 	c.closeOnce.Do(func() {
@@ -381,7 +381,10 @@ func (c *limitedConn) Close() error {
 		if st.result == "closed" && cause != "" {
 			st.result = cause
 		}
-		c.srv.log.LogAttrs(context.Background(), slog.LevelInfo, "smtp session",
+		if !c.srv.log.Enabled(context.Background(), slog.LevelDebug) {
+			return
+		}
+		c.srv.log.LogAttrs(context.Background(), slog.LevelDebug, "smtp session",
 			slog.String("client_ip", c.ip.String()),
 			slog.String("helo", st.helo),
 			slog.Bool("tls", st.tls),

@@ -245,7 +245,7 @@ func TestShutdown_ContextExpires_ForceClosesAndCancelsSubmit(t *testing.T) {
 func TestLogging_SessionRecord_HasClientHELOResultAndNoContent(t *testing.T) {
 	var logs syncBuffer
 	cfg := relayConfig()
-	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	_, addr := testServer(t, cfg, &recordingSubmitter{})
 	c := dialRaw(t, addr, "")
 	c.expect("EHLO client.test", 250, "")

@@ -266,8 +266,8 @@ func (s *session) Data(r io.Reader) error {
 	env.VMTA, env.Pool, env.Campaign = d.VMTA, d.Pool, d.Campaign
 
 	id, err := s.srv.sub.Submit(s.srv.baseCtx, env, body)
-	log := s.srv.log.With(slog.String("client_ip", env.ClientIP.String()), slog.String("received_id", env.ReceivedID))
 	if err != nil {
+		log := s.srv.log.With(slog.String("client_ip", env.ClientIP.String()), slog.String("received_id", env.ReceivedID))
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
 			log.Info("message refused by submitter", slog.Int("code", se.Code), slog.String("reply", se.Message))
@@ -277,9 +277,12 @@ func (s *session) Data(r io.Reader) error {
 		return s.reject(errLocal)
 	}
 	s.conn.updateStats(func(st *connStats) { st.accepted++ })
-	log.Info("message accepted", slog.String("queue_id", id), slog.String("from", env.From),
-		slog.Int("rcpts", len(env.To)), slog.Int("bytes", len(body)), slog.String("auth_user", env.AuthUser),
-		slog.String("vmta", env.VMTA), slog.String("pool", env.Pool), slog.String("campaign", env.Campaign))
+	if ctx := s.srv.baseCtx; s.srv.log.Enabled(ctx, slog.LevelDebug) { // one line per transaction, at debug
+		s.srv.log.LogAttrs(ctx, slog.LevelDebug, "message accepted", slog.String("client_ip", env.ClientIP.String()),
+			slog.String("received_id", env.ReceivedID), slog.String("queue_id", id), slog.String("from", env.From),
+			slog.Int("rcpts", len(env.To)), slog.Int("bytes", len(body)), slog.String("auth_user", env.AuthUser),
+			slog.String("vmta", env.VMTA), slog.String("pool", env.Pool), slog.String("campaign", env.Campaign))
+	}
 	// NB: go-smtp writes an *SMTPError returned by Data as the reply, whatever
 	// its code; this is how the 250 carries the queue ID.
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + id}
