@@ -64,6 +64,8 @@ type Engine struct {
 	pause pauses
 	// outcomes counts delivery results per vmta and domain (stats.go).
 	outcomes outcomeStats
+	// replies are the recent replies per queue and the failure reasons (replies.go).
+	replies replyLog
 	dkim     atomic.Pointer[dkim.Signer]
 	events   *eventHub // the delivery event stream (events.go)
 	// warm is the warm-up tracker (warmup.go); replaced by a reload.

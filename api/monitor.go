@@ -1,0 +1,191 @@
+package api
+
+import (
+	"embed"
+	"encoding/json"
+	"io/fs"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc/status"
+
+	"github.com/sluice-mta/sluice/engine"
+)
+
+// The web monitor: a page for ops staff served on the HTTP listener at /,
+// embedded in the binary (plain HTML, CSS and JavaScript under monitor/, no
+// build step, nothing fetched from elsewhere: the Content-Security-Policy
+// says so). The page asks for an API key, keeps it in the tab's
+// sessionStorage, and sends it as the API expects (Authorization: Bearer);
+// every number it shows comes from the REST API (/v1/stats, /v1/queues,
+// /v1/vmtas, /v1/warmup, /v1/actions, /v1/queues/messages/{id}) or from the
+// read-only routes below, which serve what the admin services do not have.
+// Pause, resume and flush are buttons for admin keys; the server checks the
+// role on every call, so hiding them is a convenience, not the protection.
+//
+// The monitor's own routes, on the REST handler (they need the read role):
+//
+//	GET /v1/monitor/overview             totals, rates, top destinations and failure reasons, the caller's role
+//	GET /v1/monitor/queue?vmta=V&domain=D one queue: counts, hold, last replies, actions in force
+//	GET /v1/monitor/warmup?days=N        each warming vmta's plan curve, per receiver group
+//
+// They are the monitor's read model, not part of the versioned API: they
+// are left out of the OpenAPI document and may change with the page.
+
+//go:embed monitor
+var monitorFiles embed.FS
+
+// monitorCSP allows the page's own scripts, styles and API calls only.
+const monitorCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+// monitorHandler serves the page at / and its assets under /monitor/.
+func monitorHandler() http.Handler {
+	sub, err := fs.Sub(monitorFiles, "monitor")
+	if err != nil {
+		panic("api: monitor assets: " + err.Error()) // embedded at build time
+	}
+	files := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", monitorCSP)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-cache")
+		if r.URL.Path == "/" {
+			http.ServeFileFS(w, r, sub, "index.html")
+			return
+		}
+		http.StripPrefix("/monitor", files).ServeHTTP(w, r)
+	})
+}
+
+// registerMonitor adds the monitor's read routes to mux.
+func (s *Server) registerMonitor(mux *http.ServeMux) {
+	mux.Handle("GET /v1/monitor/overview", s.monitorRead(s.monitorOverview))
+	mux.Handle("GET /v1/monitor/queue", s.monitorRead(s.monitorQueue))
+	mux.Handle("GET /v1/monitor/warmup", s.monitorRead(s.monitorWarmup))
+}
+
+// monitorRead authenticates a monitor request and checks the read role,
+// then answers it with fn's JSON.
+func (s *Server) monitorRead(fn func(r *http.Request, k *Key) (any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var remote net.Addr
+		if ap, err := net.ResolveTCPAddr("tcp", r.RemoteAddr); err == nil {
+			remote = ap
+		}
+		k, err := s.auth.authenticate(r.Header.Get("Authorization"), remote)
+		if err == nil {
+			_, err = authorize(withPrincipal(r.Context(), k), RoleRead)
+		}
+		var v any
+		if err == nil {
+			v, err = fn(r, k)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if err != nil {
+			writeStatusJSON(w, err)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(v)
+	})
+}
+
+// Overview is the monitor's front page.
+type Overview struct {
+	// Key is the caller: its name and role (admin sees the buttons).
+	Key struct {
+		Name string `json:"name"`
+		Role Role   `json:"role"`
+	} `json:"key"`
+	Time time.Time `json:"time"`
+	// Received are the messages and recipients accepted since start.
+	ReceivedMessages   int64 `json:"received_messages"`
+	ReceivedRecipients int64 `json:"received_recipients"`
+	// Queued are the spool's counters now.
+	QueuedMessages   int64 `json:"queued_messages"`
+	QueuedRecipients int64 `json:"queued_recipients"`
+	BodyBytes        int64 `json:"body_bytes"`
+	// OldestAgeSeconds is the age of the oldest queued message.
+	OldestAgeSeconds float64 `json:"oldest_age_seconds"`
+	// Outcomes are every vmta's results summed, with rates per minute.
+	Outcomes engine.Outcomes `json:"outcomes"`
+	// Destinations are the busiest domains (by the last minute's results,
+	// then by results since start) with their queued recipients.
+	Destinations []Destination `json:"destinations"`
+	// Reasons are the most frequent deferral and bounce replies.
+	Reasons []engine.Reason `json:"reasons"`
+}
+
+// Destination is one domain's results and queue.
+type Destination struct {
+	engine.Outcomes
+	Queued int64 `json:"queued"`
+}
+
+func (s *Server) monitorOverview(r *http.Request, k *Key) (any, error) {
+	a := s.opts.Admin
+	n := intParam(r, "top", 10, 100)
+	o := Overview{Time: s.opts.Clock()}
+	o.Key.Name, o.Key.Role = k.Name, k.Role
+	o.ReceivedMessages, o.ReceivedRecipients = a.Received()
+	st := a.SpoolStats()
+	o.QueuedMessages, o.QueuedRecipients, o.BodyBytes = st.Messages, st.Recipients, st.BodyBytes
+	if t, ok := a.OldestQueued(); ok {
+		o.OldestAgeSeconds = max(0, o.Time.Sub(t).Seconds())
+	}
+	byVMTA, byDomain := a.OutcomeStats(n)
+	o.Outcomes.Key = "all"
+	for _, v := range byVMTA {
+		o.Outcomes.Delivered += v.Delivered
+		o.Outcomes.Deferred += v.Deferred
+		o.Outcomes.Bounced += v.Bounced
+		o.Outcomes.DeliveredPerMin += v.DeliveredPerMin
+		o.Outcomes.DeferredPerMin += v.DeferredPerMin
+		o.Outcomes.BouncedPerMin += v.BouncedPerMin
+	}
+	o.Destinations = make([]Destination, 0, len(byDomain))
+	for _, d := range byDomain {
+		o.Destinations = append(o.Destinations, Destination{Outcomes: d, Queued: st.ByDomain[d.Key]})
+	}
+	o.Reasons = a.TopReasons("", n)
+	return o, nil
+}
+
+func (s *Server) monitorQueue(r *http.Request, _ *Key) (any, error) {
+	vmta, domain := r.URL.Query().Get("vmta"), r.URL.Query().Get("domain")
+	if vmta == "" || domain == "" {
+		return nil, badField("domain", "vmta and domain are required: /v1/monitor/queue?vmta=V&domain=D")
+	}
+	return s.opts.Admin.QueueDetail(vmta, domain), nil
+}
+
+func (s *Server) monitorWarmup(r *http.Request, _ *Key) (any, error) {
+	curves := s.opts.Admin.WarmupCurves(intParam(r, "days", 30, 366))
+	if curves == nil {
+		curves = []engine.WarmupCurve{}
+	}
+	return map[string]any{"curves": curves}, nil
+}
+
+// intParam reads a positive query parameter, def when absent or bad,
+// at most hi.
+func intParam(r *http.Request, name string, def, hi int) int {
+	v, err := strconv.Atoi(r.URL.Query().Get(name))
+	if err != nil || v <= 0 {
+		return def
+	}
+	return min(v, hi)
+}
+
+// writeStatusJSON answers err as the REST gateway does: its HTTP status and
+// a google.rpc.Status body (code and message).
+func writeStatusJSON(w http.ResponseWriter, err error) {
+	st, _ := status.FromError(err)
+	w.WriteHeader(runtime.HTTPStatusFromCode(st.Code()))
+	_ = json.NewEncoder(w).Encode(map[string]any{"code": int(st.Code()), "message": st.Message()})
+}
