@@ -66,8 +66,8 @@ type Engine struct {
 	outcomes outcomeStats
 	// replies are the recent replies per queue and the failure reasons (replies.go).
 	replies replyLog
-	dkim     atomic.Pointer[dkim.Signer]
-	events   *eventHub // the delivery event stream (events.go)
+	dkim    atomic.Pointer[dkim.Signer]
+	events  *eventHub // the delivery event stream (events.go)
 	// warm is the warm-up tracker (warmup.go); replaced by a reload.
 	warm atomic.Pointer[warmup.Tracker]
 	// holds are queues kept off the schedule until a time (holds.go).

@@ -53,7 +53,7 @@ type queueReplies struct {
 type replyLog struct {
 	mu      sync.Mutex
 	queues  map[queue.Key]*queueReplies
-	reasons map[[2]string]*Reason     // {outcome, reason}
+	reasons map[[2]string]*Reason // {outcome, reason}
 }
 
 var (
