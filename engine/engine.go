@@ -64,10 +64,8 @@ type Engine struct {
 	pause pauses
 	// outcomes counts delivery results per vmta and domain (stats.go).
 	outcomes outcomeStats
-	// replies are the recent replies per queue and the failure reasons (replies.go).
-	replies replyLog
-	dkim    atomic.Pointer[dkim.Signer]
-	events  *eventHub // the delivery event stream (events.go)
+	dkim     atomic.Pointer[dkim.Signer]
+	events   *eventHub // the delivery event stream (events.go)
 	// warm is the warm-up tracker (warmup.go); replaced by a reload.
 	warm atomic.Pointer[warmup.Tracker]
 	// holds are queues kept off the schedule until a time (holds.go).
@@ -82,6 +80,9 @@ type Engine struct {
 	// warm-up check at submit); at most maxSites entries.
 	sites     sync.Map
 	siteCount atomic.Int64
+
+	// replies are the recent replies per queue and the failure reasons (replies.go).
+	replies replyLog
 
 	// Delivery (see delivery.go).
 	sched        *queue.Scheduler
