@@ -95,18 +95,21 @@ func startLiveNode(t *testing.T) *liveNode {
 	return n
 }
 
-// traffic is what sendTraffic injects: per domain, how many recipients the
-// sink accepts, defers (451) and bounces (550).
+// traffic is what sendTraffic has injected in all: recipients the sink
+// accepts, defers (451) and bounces (550).
 type traffic struct {
+	rounds                       int
 	delivered, deferred, bounced int
 	deferredIDs                  []string // queue IDs of the deferred messages
 }
 
-// sendTraffic injects one message per recipient (null sender: no DSNs)
-// and waits until the engine has written back every outcome.
-func (n *liveNode) sendTraffic(t *testing.T) traffic {
+// sendTraffic injects one more round, one message per recipient (null
+// sender: no DSNs), and waits until the engine has written back every
+// outcome so far.
+func (n *liveNode) sendTraffic(t *testing.T, tr *traffic) {
 	t.Helper()
-	var tr traffic
+	r := tr.rounds
+	tr.rounds++
 	submit := func(rcpt string) string {
 		id, err := n.eng.Submit(t.Context(), engine.Envelope{To: []string{rcpt}},
 			[]byte("From: <news@shop.test>\r\nSubject: monitor test\r\n\r\nhello\r\n"))
@@ -116,19 +119,19 @@ func (n *liveNode) sendTraffic(t *testing.T) traffic {
 		return id
 	}
 	for i := range 24 {
-		submit(fmt.Sprintf("user%d@d%d.test", i, i%4))
+		submit(fmt.Sprintf("user%d.%d@d%d.test", r, i, i%4))
 		tr.delivered++
 	}
 	for i := range 6 {
-		submit(fmt.Sprintf("reader%d@mx.bigmail.test", i))
+		submit(fmt.Sprintf("reader%d.%d@mx.bigmail.test", r, i))
 		tr.delivered++
 	}
 	for i := range 5 {
-		tr.deferredIDs = append(tr.deferredIDs, submit(fmt.Sprintf("defer%d@slow.test", i)))
+		tr.deferredIDs = append(tr.deferredIDs, submit(fmt.Sprintf("defer%d.%d@slow.test", r, i)))
 		tr.deferred++
 	}
 	for i := range 3 {
-		submit(fmt.Sprintf("bounce%d@d1.test", i))
+		submit(fmt.Sprintf("bounce%d.%d@d1.test", r, i))
 		tr.bounced++
 	}
 	deadline := time.Now().Add(60 * time.Second)
@@ -139,7 +142,7 @@ func (n *liveNode) sendTraffic(t *testing.T) traffic {
 			d, f, b = d+o.Delivered, f+o.Deferred, b+o.Bounced
 		}
 		if d == int64(tr.delivered) && f == int64(tr.deferred) && b == int64(tr.bounced) {
-			return tr
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("outcomes after 60 s: delivered %d, deferred %d, bounced %d; want %d, %d, %d",

@@ -80,7 +80,8 @@ func (s scrape) labelValues(name, label string) []string {
 // saw: recipients accepted, 451s and 550s per reply, MAIL FROMs.
 func TestMetrics_AfterRealDeliveries_MatchSinkCounts(t *testing.T) {
 	n := startLiveNode(t)
-	tr := n.sendTraffic(t)
+	var tr traffic
+	n.sendTraffic(t, &tr)
 	st := n.sink.Stats()
 	m := scrapeMetrics(t, n.url)
 

@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -119,6 +121,52 @@ type Overview struct {
 	Destinations []Destination `json:"destinations"`
 	// Reasons are the most frequent deferral and bounce replies.
 	Reasons []engine.Reason `json:"reasons"`
+	// History are the counters as sampled by earlier overview requests
+	// (at most one sample every historyEvery, the last historyLen), oldest
+	// first, this one included: the page draws rates and queue depth from
+	// them, and a page opened late still sees the last minutes.
+	History []Sample `json:"history"`
+}
+
+// Sample is the node's counters at one time.
+type Sample struct {
+	Time      time.Time `json:"t"`
+	Received  int64     `json:"in"`
+	Delivered int64     `json:"delivered"`
+	Deferred  int64     `json:"deferred"`
+	Bounced   int64     `json:"bounced"`
+	Queued    int64     `json:"queued"`
+	Messages  int64     `json:"messages"`
+}
+
+const (
+	historyEvery = 5 * time.Second
+	historyLen   = 240 // 20 minutes
+)
+
+// history is the ring of samples that overview requests take; no goroutine
+// samples when nobody looks.
+type history struct {
+	mu      sync.Mutex
+	samples []Sample
+}
+
+// add records smp unless the last sample is younger than historyEvery, and
+// returns the samples with smp last.
+func (h *history) add(smp Sample) []Sample {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := len(h.samples); n == 0 || smp.Time.Sub(h.samples[n-1].Time) >= historyEvery || smp.Time.Before(h.samples[n-1].Time) {
+		if n >= historyLen {
+			h.samples = append(h.samples[:0], h.samples[n-historyLen+1:]...)
+		}
+		h.samples = append(h.samples, smp)
+	}
+	out := slices.Clone(h.samples)
+	if last := &out[len(out)-1]; last.Time != smp.Time {
+		out = append(out, smp) // the freshest counters, not kept
+	}
+	return out
 }
 
 // Destination is one domain's results and queue.
@@ -153,6 +201,8 @@ func (s *Server) monitorOverview(r *http.Request, k *Key) (any, error) {
 		o.Destinations = append(o.Destinations, Destination{Outcomes: d, Queued: st.ByDomain[d.Key]})
 	}
 	o.Reasons = a.TopReasons("", n)
+	o.History = s.history.add(Sample{Time: o.Time, Received: o.ReceivedRecipients, Delivered: o.Outcomes.Delivered,
+		Deferred: o.Outcomes.Deferred, Bounced: o.Outcomes.Bounced, Queued: o.QueuedRecipients, Messages: o.QueuedMessages})
 	return o, nil
 }
 

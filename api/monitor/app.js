@@ -6,11 +6,10 @@
 
 (function () {
   const POLL_MS = 2000;
-  const HISTORY = 300; // samples kept for the rate chart (10 min at 2 s)
   const KEY = "sluice.monitor.key";
   const $ = id => document.getElementById(id);
 
-  const state = {key: sessionStorage.getItem(KEY) || "", role: "", timer: 0, samples: [], gen: 0};
+  const state = {key: sessionStorage.getItem(KEY) || "", role: "", timer: 0, gen: 0};
 
   // ---- API ----------------------------------------------------------------
 
@@ -39,6 +38,7 @@
 
   const n = v => Number(v || 0); // int64 fields arrive as strings (protojson)
   const fmt = v => Math.round(n(v)).toLocaleString("en-US");
+  const compact = v => v >= 1e6 ? fmt(v / 1e6) + "M" : v >= 1e3 ? fmt(v / 1e3) + "k" : fmt(v);
   const fmt1 = v => (Math.round(n(v) * 10) / 10).toLocaleString("en-US");
   function bytes(v) {
     v = n(v);
@@ -61,6 +61,13 @@
     return d.toLocaleTimeString("en-GB") + " (" + rel + ")";
   }
 
+  function clockOf(t) { return !t || t.startsWith("0001-") ? "—" : new Date(t).toLocaleTimeString("en-GB"); }
+  function relOf(t) {
+    if (!t || t.startsWith("0001-")) return "";
+    const s = (Date.parse(t) - Date.now()) / 1000;
+    return Math.abs(s) < 1 ? "now" : s > 0 ? "in " + age(s) : age(-s) + " ago";
+  }
+
   // h builds an element: h("td", {class: "num"}, "12", child, ...).
   function h(tag, attrs, ...kids) {
     const e = document.createElement(tag);
@@ -69,7 +76,7 @@
       if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
       else e.setAttribute(k, v === true ? "" : String(v));
     }
-    for (const k of kids.flat()) if (k !== undefined && k !== null) e.append(k instanceof Node ? k : String(k));
+    for (const k of kids.flat(Infinity)) if (k !== undefined && k !== null) e.append(k instanceof Node ? k : String(k));
     return e;
   }
 
@@ -99,10 +106,10 @@
 
   async function overview() {
     const [o, actions] = await Promise.all([api("/v1/monitor/overview?top=10"), api("/v1/actions")]);
-    sample(o);
-    const inRate = rateOf("received_recipients"), out = o.outcomes;
+    const hist = o.history || [];
+    const inRate = recentRate(hist, "in"), out = o.outcomes;
     const stats = h("div", {class: "stats"},
-      stat("ov-in", "In (recipients/min)", val(inRate, fmt1(inRate)), fmt(o.received_recipients) + " since start"),
+      stat("ov-in", "In (recipients/min)", val(inRate), fmt(o.received_recipients) + " since start"),
       stat("ov-out", "Delivered/min", val(out.DeliveredPerMin), fmt(out.Delivered) + " since start", "good"),
       stat("ov-deferred", "Deferred/min", val(out.DeferredPerMin), fmt(out.Deferred) + " since start", "warn"),
       stat("ov-bounced", "Bounced/min", val(out.BouncedPerMin), fmt(out.Bounced) + " since start", "bad"),
@@ -114,16 +121,16 @@
         ["queued_recipients", o.queued_recipients], ["queued_messages", o.queued_messages],
         ["received_recipients", o.received_recipients]].map(([k, v]) =>
         [h("dt", {}, k), h("dd", {id: "total-" + k}, fmt(v))]));
-    const chartSeries = [
-      {name: "in (received/min)", color: "#4e79a7", points: ratePoints("received_recipients")},
-      {name: "delivered/min", color: "#59a14f", points: ratePoints("delivered")},
-      {name: "deferred/min", color: "#f28e2b", points: ratePoints("deferred")},
-      {name: "bounced/min", color: "#e15759", points: ratePoints("bounced")},
+    const rates = [
+      {name: "in (received/min)", color: "#4e79a7", points: ratePoints(hist, "in")},
+      {name: "delivered/min", color: "#59a14f", points: ratePoints(hist, "delivered")},
+      {name: "deferred/min", color: "#f28e2b", points: ratePoints(hist, "deferred")},
+      {name: "bounced/min", color: "#e15759", points: ratePoints(hist, "bounced")},
     ];
-    const chart = state.samples.length > 1
-      ? SluiceChart.lineChart({series: chartSeries, width: 900, height: 220, title: "rates",
-        xLabel: x => new Date(x).toLocaleTimeString("en-GB"), yLabel: fmt})
-      : h("p", {class: "empty"}, "The chart fills in as the page polls (every 2 s).");
+    const depth = [{name: "queued recipients", color: "#76b7b2", points: levelPoints(hist, "queued"), fill: true}];
+    const clock = x => new Date(x).toLocaleTimeString("en-GB", {hour: "2-digit", minute: "2-digit", second: "2-digit"});
+    const enough = hist.length > 1;
+    const wait = () => h("p", {class: "empty"}, "The charts fill in as the monitor samples the counters (every 5 s).");
     const dests = table([
       {title: "Domain", get: d => d.Key},
       {title: "Queued", num: true, get: d => fmt(d.queued)},
@@ -145,13 +152,50 @@
     return [
       h("div", {class: "page-head"}, h("h1", {}, "Overview")),
       stats,
-      card("Rates", chart, SluiceChart.legend(chartSeries)),
+      h("div", {class: "cols wide-left"},
+        card("Rates in and out (per minute)", enough ? SluiceChart.lineChart({series: rates, width: 820, height: 230,
+          title: "rates", xLabel: clock, yLabel: fmtAxis}) : wait(), SluiceChart.legend(rates)),
+        card("Queue depth", enough ? SluiceChart.lineChart({series: depth, width: 420, height: 230, title: "queue depth",
+          xLabel: clock, yLabel: fmtAxis}) : wait(), SluiceChart.legend(depth))),
+      card("Top destinations", dests),
       h("div", {class: "cols"},
-        card("Top destinations", dests),
-        card("Top deferral and bounce reasons", reasons)),
-      card("Backoffs and suspensions in force", actionsTable(actions.actions || [])),
+        card("Top deferral and bounce reasons", reasons),
+        card("Backoffs and suspensions in force", actionsTable(actions.actions || []))),
       hidden,
     ];
+  }
+
+  // fmtAxis labels an axis tick: whole numbers with separators, else one decimal.
+  const fmtAxis = v => Number.isInteger(v) ? fmt(v) : fmt1(v);
+
+  // ratePoints turns cumulative counters into per-minute rates between
+  // samples, drawn as steps (one level per interval); a gap of more than
+  // 15 s (nobody was looking) breaks the line. The last, fresher-than-5-s
+  // sample is left out: a 1-s interval makes a spike, not a rate.
+  function ratePoints(hist, field) {
+    const out = [];
+    let prev = hist[0];
+    for (let i = 1; i < hist.length; i++) {
+      const t0 = Date.parse(prev.t), t1 = Date.parse(hist[i].t), dt = (t1 - t0) / 60000;
+      if (dt < 4 / 60) continue;
+      const r = Math.max(0, (n(hist[i][field]) - n(prev[field])) / dt);
+      if (dt > 0.25) out.push([t0, null]);
+      out.push([t0, r], [t1, r]);
+      prev = hist[i];
+    }
+    return out;
+  }
+  function levelPoints(hist, field) {
+    return hist.map(s => [Date.parse(s.t), n(s[field])]);
+  }
+  // recentRate is field's rate per minute over the last minute of samples.
+  function recentRate(hist, field) {
+    if (hist.length < 2) return 0;
+    const b = hist[hist.length - 1], tb = Date.parse(b.t);
+    let a = hist[hist.length - 2];
+    for (let i = hist.length - 2; i >= 0 && tb - Date.parse(hist[i].t) <= 60000; i--) a = hist[i];
+    const dt = (tb - Date.parse(a.t)) / 60000;
+    return dt > 0 ? Math.max(0, (n(b[field]) - n(a[field])) / dt) : 0;
   }
 
   function actionsTable(list) {
@@ -165,28 +209,6 @@
     ], list, "none: every receiver is taking mail at the configured rate");
     t.classList.add("actions");
     return t;
-  }
-
-  // Samples of the overview's counters, for the rate chart and "in" rate.
-  function sample(o) {
-    state.samples.push({t: Date.parse(o.time) || Date.now(), received_recipients: n(o.received_recipients),
-      delivered: n(o.outcomes.Delivered), deferred: n(o.outcomes.Deferred), bounced: n(o.outcomes.Bounced)});
-    if (state.samples.length > HISTORY) state.samples.shift();
-  }
-  function ratePoints(field) {
-    const s = state.samples, out = [];
-    for (let i = 1; i < s.length; i++) {
-      const dt = (s[i].t - s[i - 1].t) / 60000;
-      if (dt > 0) out.push([s[i].t, Math.max(0, (s[i][field] - s[i - 1][field]) / dt)]);
-    }
-    return out;
-  }
-  function rateOf(field) {
-    const s = state.samples;
-    if (s.length < 2) return 0;
-    const a = s[Math.max(0, s.length - 16)], b = s[s.length - 1]; // the last ~30 s
-    const dt = (b.t - a.t) / 60000;
-    return dt > 0 ? Math.max(0, (b[field] - a[field]) / dt) : 0;
   }
 
   async function queues(filter) {
@@ -213,10 +235,10 @@
     const o = q.outcomes || {};
     const stats = h("div", {class: "stats"},
       stat("q-recipients", "Queued recipients", val(q.recipients)),
-      stat("q-due", "Next due", val(q.earliest_due || "", when(q.earliest_due))),
-      stat("q-delivered", "Delivered", val(o.Delivered), fmt(o.DeliveredPerMin) + "/min", "good"),
-      stat("q-deferred", "Deferred", val(o.Deferred), fmt(o.DeferredPerMin) + "/min", "warn"),
-      stat("q-bounced", "Bounced", val(o.Bounced), fmt(o.BouncedPerMin) + "/min", "bad"));
+      stat("q-due", "Next due", val(q.earliest_due || "", clockOf(q.earliest_due)), relOf(q.earliest_due)),
+      stat("q-delivered", "Delivered", val(o.Delivered), fmt(o.DeliveredPerMin) + "/min · " + domain + ", every vmta", "good"),
+      stat("q-deferred", "Deferred", val(o.Deferred), fmt(o.DeferredPerMin) + "/min · " + domain + ", every vmta", "warn"),
+      stat("q-bounced", "Bounced", val(o.Bounced), fmt(o.BouncedPerMin) + "/min · " + domain + ", every vmta", "bad"));
     const badges = [q.paused ? badge("paused by an operator", "warn") : badge("active", "good")];
     if (q.held_until) badges.push(badge("held until " + when(q.held_until), "warn"));
     if (q.site) badges.push(h("span", {class: "mono site"}, "site " + q.site));
@@ -287,8 +309,8 @@
       series.push({name: g.group + " cap", color, points: pts});
       dots.push({x: g.day || 1, y: n(g.sent), color, label: g.group + ": sent " + fmt(g.sent) + " today"});
     });
-    const chart = SluiceChart.lineChart({series, dots, width: 520, height: 200, title: "warm-up " + x.vmta,
-      xLabel: d => "day " + Math.round(d), yLabel: fmt, marker: {x: day, label: "today"}});
+    const chart = SluiceChart.lineChart({series, dots, width: 560, height: 220, title: "warm-up " + x.vmta, log: true,
+      xLabel: d => "day " + d, yLabel: compact, marker: {x: day, label: "today"}, xInteger: true});
     const rows = table([
       {title: "Group", get: g => g.group},
       {title: "Day", num: true, get: g => fmt(g.day)},
@@ -299,7 +321,7 @@
     rows.classList.add("warm-table");
     return h("div", {class: "card warm", "data-vmta": x.vmta},
       h("h2", {}, x.vmta, h("small", {}, " plan " + x.plan + (x.start ? " since " + x.start : ""))),
-      chart, SluiceChart.legend(series), rows);
+      chart, SluiceChart.legend(series.concat([{name: "sent today (dot)", color: "#9aa7b8"}])), rows);
   }
 
   function progress(g) {
