@@ -46,8 +46,16 @@ type Reason struct {
 
 // queueReplies is what one queue was told lately.
 type queueReplies struct {
-	site   string      // the deliver pool's site of the last job ("" when made up locally)
-	recent []ReplyInfo // newest last
+	site   string       // the deliver pool's site of the last job ("" when made up locally)
+	recent []heardReply // newest last
+}
+
+// heardReply is a ReplyInfo as kept: the reply is formatted only when read.
+type heardReply struct {
+	time  time.Time
+	reply client.Reply
+	host  string
+	n     int
 }
 
 type replyLog struct {
@@ -102,10 +110,9 @@ func (l *replyLog) record(k queue.Key, site string, replies []client.Reply, host
 		}
 		n := j - i
 		i = j
-		outcome := outcomeOf(r)
-		recent = append(recent, ReplyInfo{Time: now, Outcome: outcome, Reply: r.String(), Host: host, Recipients: n})
-		if outcome != "delivered" {
-			l.count(outcome, reasonOf(r), n, k, now)
+		recent = append(recent, heardReply{time: now, reply: r, host: host, n: n})
+		if !r.Positive() {
+			l.count(outcomeOf(r), reasonOf(r), n, k, now)
 		}
 	}
 	if len(recent) > lastReplies {
@@ -154,8 +161,10 @@ func (l *replyLog) recent(k queue.Key) ([]ReplyInfo, string) {
 	if q == nil {
 		return nil, ""
 	}
-	out := slices.Clone(q.recent)
-	slices.Reverse(out)
+	out := make([]ReplyInfo, len(q.recent))
+	for i, h := range q.recent {
+		out[len(out)-1-i] = ReplyInfo{Time: h.time, Outcome: outcomeOf(h.reply), Reply: h.reply.String(), Host: h.host, Recipients: h.n}
+	}
 	return out, q.site
 }
 
