@@ -97,6 +97,8 @@ func TestMetrics_AfterRealDeliveries_MatchSinkCounts(t *testing.T) {
 		{"transactions of ip2 + ip3", m.sum("sluice_transactions_total", "vmta", "ip2") + m.sum("sluice_transactions_total", "vmta", "ip3"), float64(st.Transactions)},
 		{"ack latency samples = messages", m.sum("sluice_ack_latency_seconds"), float64(tr.delivered + tr.deferred + tr.bounced)},
 		{"queued = deferred", m.sum("sluice_queued_recipients"), float64(tr.deferred)},
+		{"queued by site: all at slow.test's", m.sum("sluice_queued_recipients_by_site", "site", "mx.slow.test"), float64(tr.deferred)},
+		{"queued by site: in all", m.sum("sluice_queued_recipients_by_site"), float64(tr.deferred)},
 		{"bounced with category bad-mailbox", m.sum("sluice_recipient_outcomes_total", "outcome", "bounced", "category", "bad-mailbox"), float64(tr.bounced)},
 		{"deferred in slow.test's site", m.sum("sluice_recipient_outcomes_total", "outcome", "deferred", "site", "mx.slow.test"), float64(tr.deferred)},
 		{"delivered in the receiver group of *.test", m.sum("sluice_recipient_outcomes_total", "outcome", "delivered", "group",

@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-mta/sluice/engine/deliver"
+	"github.com/sluice-mta/sluice/engine/queue"
 	"github.com/sluice-mta/sluice/warmup"
 )
 
@@ -13,6 +14,9 @@ import (
 // configured ones, and each warming vmta's day, cap and count.
 
 var (
+	descQueuedBySite = prometheus.NewDesc("sluice_queued_recipients_by_site",
+		"Recipients queued per vmta, site and receiver group; site is that of the queue's last delivery attempt, \"\" before its first.",
+		[]string{"vmta", "site", "group"}, nil)
 	descOldest = prometheus.NewDesc("sluice_oldest_message_age_seconds",
 		"Age of the oldest message with a pending recipient (0 when nothing is queued).", nil, nil)
 	descAdaptiveRate = prometheus.NewDesc("sluice_adaptive_msg_rate",
@@ -45,6 +49,7 @@ func (e *Engine) scrapeState(ch chan<- prometheus.Metric) {
 		age = max(0, e.clock().Sub(t).Seconds())
 	}
 	ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, age)
+	e.scrapeQueuedBySite(ch)
 	for _, ref := range e.fb.match(func(fbKey) bool { return true }) {
 		k, s := ref.k, ref.s
 		s.mu.Lock()
@@ -91,7 +96,32 @@ func (e *Engine) scrapeState(ch chan<- prometheus.Metric) {
 	}
 }
 
-var stateDescs = []*prometheus.Desc{descOldest, descAdaptiveRate, descConfiguredRate, descAdaptiveConns, descConfiguredConns,
+// scrapeQueuedBySite sums the queues' counts by the site their last
+// attempt went to (one pass over the queues, one lock of the reply log).
+func (e *Engine) scrapeQueuedBySite(ch chan<- prometheus.Metric) {
+	qs := e.spool.Queues()
+	type vs struct{ vmta, site string }
+	sum := map[vs]int{}
+	e.replies.mu.Lock()
+	for _, q := range qs {
+		site := ""
+		if r := e.replies.queues[queue.Key{VMTA: q.VMTA, Domain: q.Domain}]; r != nil {
+			site = r.site
+		}
+		sum[vs{q.VMTA, site}] += q.Recipients
+	}
+	e.replies.mu.Unlock()
+	rules := e.rules()
+	for k, n := range sum {
+		group := ""
+		if k.site != "" {
+			group = rules.Group(mxHostsOf(k.site)...)
+		}
+		ch <- prometheus.MustNewConstMetric(descQueuedBySite, prometheus.GaugeValue, float64(n), k.vmta, k.site, group)
+	}
+}
+
+var stateDescs = []*prometheus.Desc{descQueuedBySite, descOldest, descAdaptiveRate, descConfiguredRate, descAdaptiveConns, descConfiguredConns,
 	descBackoff, descWarmDay, descWarmCap, descWarmAllowed, descWarmSent, descWarmPaused}
 
 func b2f(b bool) float64 {
