@@ -167,6 +167,7 @@ func TestMonitor_Browser_ShowsWhatTheAPISays(t *testing.T) {
 
 	// Sign in with the admin key.
 	run(t, ctx, "open the monitor", chromedp.Navigate(n.url+"/"), chromedp.WaitVisible(chromedp.CSS("#login-key")))
+	screenshot(t, ctx, "monitor-signin.png")
 	run(t, ctx, "sign in", chromedp.SendKeys(chromedp.CSS("#login-key"), keyAdmin),
 		chromedp.Click(chromedp.CSS("#login-form button")), waitJS(`document.querySelector("#total-delivered")`))
 	if got := textOf(t, ctx, "#key-role"); got != "admin" {
@@ -210,6 +211,17 @@ func TestMonitor_Browser_ShowsWhatTheAPISays(t *testing.T) {
 	}
 	screenshot(t, ctx, "monitor-overview.png")
 
+	// The queue list is the API's.
+	all := restGet[pb.ListQueuesResponse](t, n.url+"/v1/queues", keyRead)
+	run(t, ctx, "queues page", chromedp.Navigate(n.url+"/#/queues"), waitJS(`document.querySelector("#queues-table")`))
+	list := textOf(t, ctx, "#queues-table tbody")
+	for _, q := range all.Queues {
+		if !strings.Contains(list, q.Vmta+q.Domain+strconv.FormatInt(q.Recipients, 10)) {
+			t.Errorf("queue list %q lacks the API's %s/%s with %d recipients", list, q.Vmta, q.Domain, q.Recipients)
+		}
+	}
+	screenshot(t, ctx, "monitor-queues.png")
+
 	// A queue of the deferred mail: counts and replies as the API says.
 	qs := restGet[pb.ListQueuesResponse](t, n.url+"/v1/queues?domain=slow.test", keyRead)
 	if len(qs.Queues) == 0 {
@@ -241,6 +253,7 @@ func TestMonitor_Browser_ShowsWhatTheAPISays(t *testing.T) {
 	id := tr.deferredIDs[0]
 	want := restGet[pb.TraceRecipientResponse](t, n.url+"/v1/queues/messages/"+id, keyRead).Recipients[0]
 	run(t, ctx, "trace", chromedp.Navigate(n.url+"/#/trace/"+id), waitJS(`document.querySelector("#trace-table")`))
+	screenshot(t, ctx, "monitor-trace.png")
 	got := textOf(t, ctx, "#trace-table tbody")
 	for _, s := range []string{want.Recipient, want.State, want.LastReply, strconv.Itoa(int(want.Attempts))} {
 		if !strings.Contains(got, s) {

@@ -20,10 +20,13 @@ const (
 // Outcomes are delivery results counted since start, and per minute over
 // the last minute.
 type Outcomes struct {
-	Key                             string
-	Delivered, Deferred, Bounced    int64
-	DeliveredPerMin, DeferredPerMin float64
-	BouncedPerMin                   float64
+	Key             string  `json:"key"`
+	Delivered       int64   `json:"delivered"`
+	Deferred        int64   `json:"deferred"`
+	Bounced         int64   `json:"bounced"`
+	DeliveredPerMin float64 `json:"delivered_per_min"`
+	DeferredPerMin  float64 `json:"deferred_per_min"`
+	BouncedPerMin   float64 `json:"bounced_per_min"`
 }
 
 // outcomeEntry is one key's counters and its rate window.

@@ -110,14 +110,14 @@
     const inRate = recentRate(hist, "in"), out = o.outcomes;
     const stats = h("div", {class: "stats"},
       stat("ov-in", "In (recipients/min)", val(inRate), fmt(o.received_recipients) + " since start"),
-      stat("ov-out", "Delivered/min", val(out.DeliveredPerMin), fmt(out.Delivered) + " since start", "good"),
-      stat("ov-deferred", "Deferred/min", val(out.DeferredPerMin), fmt(out.Deferred) + " since start", "warn"),
-      stat("ov-bounced", "Bounced/min", val(out.BouncedPerMin), fmt(out.Bounced) + " since start", "bad"),
+      stat("ov-out", "Delivered/min", val(out.delivered_per_min), fmt(out.delivered) + " since start", "good"),
+      stat("ov-deferred", "Deferred/min", val(out.deferred_per_min), fmt(out.deferred) + " since start", "warn"),
+      stat("ov-bounced", "Bounced/min", val(out.bounced_per_min), fmt(out.bounced) + " since start", "bad"),
       stat("ov-queued", "Queued recipients", val(o.queued_recipients), fmt(o.queued_messages) + " messages"),
       stat("ov-oldest", "Oldest in queue", val(o.oldest_age_seconds, o.queued_messages ? age(o.oldest_age_seconds) : "—"),
         bytes(o.body_bytes) + " of bodies"));
     const hidden = h("dl", {class: "totals", id: "ov-totals"},
-      [["delivered", out.Delivered], ["deferred", out.Deferred], ["bounced", out.Bounced],
+      [["delivered", out.delivered], ["deferred", out.deferred], ["bounced", out.bounced],
         ["queued_recipients", o.queued_recipients], ["queued_messages", o.queued_messages],
         ["received_recipients", o.received_recipients]].map(([k, v]) =>
         [h("dt", {}, k), h("dd", {id: "total-" + k}, fmt(v))]));
@@ -132,14 +132,14 @@
     const enough = hist.length > 1;
     const wait = () => h("p", {class: "empty"}, "The charts fill in as the monitor samples the counters (every 5 s).");
     const dests = table([
-      {title: "Domain", get: d => d.Key},
+      {title: "Domain", get: d => d.key},
       {title: "Queued", num: true, get: d => fmt(d.queued)},
-      {title: "Delivered/min", num: true, get: d => fmt(d.DeliveredPerMin)},
-      {title: "Deferred/min", num: true, get: d => fmt(d.DeferredPerMin)},
-      {title: "Bounced/min", num: true, get: d => fmt(d.BouncedPerMin)},
-      {title: "Delivered", num: true, get: d => fmt(d.Delivered)},
-      {title: "Deferred", num: true, get: d => fmt(d.Deferred)},
-      {title: "Bounced", num: true, get: d => fmt(d.Bounced)},
+      {title: "Delivered/min", num: true, get: d => fmt(d.delivered_per_min)},
+      {title: "Deferred/min", num: true, get: d => fmt(d.deferred_per_min)},
+      {title: "Bounced/min", num: true, get: d => fmt(d.bounced_per_min)},
+      {title: "Delivered", num: true, get: d => fmt(d.delivered)},
+      {title: "Deferred", num: true, get: d => fmt(d.deferred)},
+      {title: "Bounced", num: true, get: d => fmt(d.bounced)},
     ], o.destinations || [], "no deliveries yet");
     dests.id = "ov-destinations";
     const reasons = table([
@@ -236,9 +236,9 @@
     const stats = h("div", {class: "stats"},
       stat("q-recipients", "Queued recipients", val(q.recipients)),
       stat("q-due", "Next due", val(q.earliest_due || "", clockOf(q.earliest_due)), relOf(q.earliest_due)),
-      stat("q-delivered", "Delivered", val(o.Delivered), fmt(o.DeliveredPerMin) + "/min · " + domain + ", every vmta", "good"),
-      stat("q-deferred", "Deferred", val(o.Deferred), fmt(o.DeferredPerMin) + "/min · " + domain + ", every vmta", "warn"),
-      stat("q-bounced", "Bounced", val(o.Bounced), fmt(o.BouncedPerMin) + "/min · " + domain + ", every vmta", "bad"));
+      stat("q-delivered", "Delivered", val(o.delivered), fmt(o.delivered_per_min) + "/min · " + domain + ", every vmta", "good"),
+      stat("q-deferred", "Deferred", val(o.deferred), fmt(o.deferred_per_min) + "/min · " + domain + ", every vmta", "warn"),
+      stat("q-bounced", "Bounced", val(o.bounced), fmt(o.bounced_per_min) + "/min · " + domain + ", every vmta", "bad"));
     const badges = [q.paused ? badge("paused by an operator", "warn") : badge("active", "good")];
     if (q.held_until) badges.push(badge("held until " + when(q.held_until), "warn"));
     if (q.site) badges.push(h("span", {class: "mono site"}, "site " + q.site));
