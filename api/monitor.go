@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -117,7 +118,8 @@ type Overview struct {
 	// Outcomes are every vmta's results summed, with rates per minute.
 	Outcomes engine.Outcomes `json:"outcomes"`
 	// Destinations are the busiest domains (by the last minute's results,
-	// then by results since start) with their queued recipients.
+	// then by results since start) with their queued recipients, then the
+	// domains with the most mail queued that are not among them.
 	Destinations []Destination `json:"destinations"`
 	// Reasons are the most frequent deferral and bounce replies.
 	Reasons []engine.Reason `json:"reasons"`
@@ -197,8 +199,13 @@ func (s *Server) monitorOverview(r *http.Request, k *Key) (any, error) {
 		o.Outcomes.BouncedPerMin += v.BouncedPerMin
 	}
 	o.Destinations = make([]Destination, 0, len(byDomain))
+	shown := map[string]bool{}
 	for _, d := range byDomain {
 		o.Destinations = append(o.Destinations, Destination{Outcomes: d, Queued: st.ByDomain[d.Key]})
+		shown[d.Key] = true
+	}
+	for _, d := range topQueued(st.ByDomain, n, shown) {
+		o.Destinations = append(o.Destinations, Destination{Outcomes: engine.Outcomes{Key: d}, Queued: st.ByDomain[d]})
 	}
 	o.Reasons = a.TopReasons("", n)
 	o.History = s.history.add(Sample{Time: o.Time, Received: o.ReceivedRecipients, Delivered: o.Outcomes.Delivered,
@@ -220,6 +227,29 @@ func (s *Server) monitorWarmup(r *http.Request, _ *Key) (any, error) {
 		curves = []engine.WarmupCurve{}
 	}
 	return map[string]any{"curves": curves}, nil
+}
+
+// topQueued returns the n domains with the most recipients queued, most
+// first, leaving out those in skip: one pass keeping the best n (the map
+// may hold a domain per destination ever queued to).
+func topQueued(byDomain map[string]int64, n int, skip map[string]bool) []string {
+	top := make([]string, 0, n+1)
+	for d, q := range byDomain {
+		if skip[d] {
+			continue
+		}
+		i := sort.Search(len(top), func(i int) bool {
+			t := byDomain[top[i]]
+			return t < q || (t == q && top[i] > d)
+		})
+		if i < n {
+			top = slices.Insert(top, i, d)
+			if len(top) > n {
+				top = top[:n]
+			}
+		}
+	}
+	return top
 }
 
 // intParam reads a positive query parameter, def when absent or bad,

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -129,5 +130,16 @@ func TestMonitor_History_OneSampleEvery5s(t *testing.T) {
 		if !h[len(h)-1].Time.Equal(now) {
 			t.Fatalf("request %d: last sample at %v, want now %v", i, h[len(h)-1].Time, now)
 		}
+	}
+}
+
+func TestTopQueued_MostQueuedFirst_SkipsShown(t *testing.T) {
+	by := map[string]int64{"a.test": 5, "b.test": 50, "c.test": 7, "d.test": 50, "e.test": 1}
+	got := topQueued(by, 3, map[string]bool{"c.test": true})
+	if want := []string{"b.test", "d.test", "a.test"}; !slices.Equal(got, want) {
+		t.Fatalf("topQueued = %v, want %v", got, want)
+	}
+	if got := topQueued(by, 10, nil); len(got) != 5 || got[4] != "e.test" {
+		t.Fatalf("topQueued of all = %v", got)
 	}
 }
