@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -163,5 +164,20 @@ func TestMetrics_AfterRealDeliveries_MatchSinkCounts(t *testing.T) {
 	}
 	if sites := m.labelValues("sluice_site_connections_open", "site"); len(sites) == 0 {
 		t.Error("no per-site connection series")
+	}
+	// The monitor's connection pools agree with the sink too.
+	code, body := get(t, n.url+"/v1/monitor/sites", "Bearer "+keyRead)
+	var sites struct {
+		Sites []struct{ Transactions int64 }
+	}
+	if code != 200 || json.Unmarshal(body, &sites) != nil {
+		t.Fatalf("GET /v1/monitor/sites: %d %s", code, body)
+	}
+	var tx int64
+	for _, s := range sites.Sites {
+		tx += s.Transactions
+	}
+	if tx != st.Transactions {
+		t.Errorf("/v1/monitor/sites: %d transactions, the sink saw %d MAIL FROMs", tx, st.Transactions)
 	}
 }

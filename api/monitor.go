@@ -34,6 +34,7 @@ import (
 //	GET /v1/monitor/overview             totals, rates, top destinations and failure reasons, the caller's role
 //	GET /v1/monitor/queue?vmta=V&domain=D one queue: counts, hold, last replies, actions in force
 //	GET /v1/monitor/warmup?days=N        each warming vmta's plan curve, per receiver group
+//	GET /v1/monitor/sites                each (vmta, site) connection pool: connections, limits in force vs configured
 //
 // They are the monitor's read model, not part of the versioned API: they
 // are left out of the OpenAPI document and may change with the page.
@@ -70,6 +71,13 @@ func (s *Server) registerMonitor(mux *http.ServeMux) {
 	mux.Handle("GET /v1/monitor/overview", s.monitorRead(s.monitorOverview))
 	mux.Handle("GET /v1/monitor/queue", s.monitorRead(s.monitorQueue))
 	mux.Handle("GET /v1/monitor/warmup", s.monitorRead(s.monitorWarmup))
+	mux.Handle("GET /v1/monitor/sites", s.monitorRead(func(*http.Request, *Key) (any, error) {
+		sites := s.opts.Admin.Sites()
+		if sites == nil {
+			sites = []engine.SiteInfo{}
+		}
+		return map[string]any{"sites": sites}, nil
+	}))
 }
 
 // monitorRead authenticates a monitor request and checks the read role,

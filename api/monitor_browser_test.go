@@ -274,6 +274,9 @@ func TestMonitor_Browser_ShowsWhatTheAPISays(t *testing.T) {
 	if vt := textOf(t, ctx, "#vmtas-table"); !strings.Contains(vt, "127.0.0.2") || !strings.Contains(vt, "127.0.0.3") {
 		t.Errorf("vmta table %q lacks the source IPs", vt)
 	}
+	if sites := textOf(t, ctx, "#sites-table"); !strings.Contains(sites, "mx.slow.test") || !strings.Contains(sites, "ip3") {
+		t.Errorf("connection pools %q lack ip3 or slow.test's site", sites)
+	}
 	screenshot(t, ctx, "monitor-vmtas.png")
 
 	// A read key sees the queue without the buttons; the server refuses it

@@ -88,12 +88,13 @@ type Admin interface {
 
 	// For the web monitor (monitor.go): one queue in detail, the most
 	// frequent failure replies, injection totals, the oldest queued
-	// message, and the warm-up plans' curves.
+	// message, the warm-up plans' curves and the connection pools.
 	QueueDetail(vmta, domain string) engine.QueueDetail
 	TopReasons(outcome string, n int) []engine.Reason
 	Received() (messages, recipients int64)
 	OldestQueued() (time.Time, bool)
 	WarmupCurves(days int) []engine.WarmupCurve
+	Sites() []engine.SiteInfo
 }
 
 var _ Admin = (*engine.Engine)(nil)

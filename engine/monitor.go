@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -118,4 +120,64 @@ func (e *Engine) WarmupCurves(days int) []WarmupCurve {
 func (e *Engine) OldestQueued() (time.Time, bool) {
 	t, ok, err := e.spool.OldestMessage()
 	return t, ok && err == nil
+}
+
+// SiteInfo is one (vmta, site) connection pool: its connections, what it
+// has sent, and the limits in force against the configured ones (they
+// differ while the adaptive rate has cut them).
+type SiteInfo struct {
+	VMTA  string `json:"vmta"`
+	Site  string `json:"site"`
+	Group string `json:"group"`
+	// Connections are open or opening; Ready are jobs waiting for one.
+	Connections  int   `json:"connections"`
+	Ready        int   `json:"ready"`
+	Transactions int64 `json:"transactions"`
+	// RateWaits counts the times a connection waited for max_msg_rate or
+	// max_conn_rate.
+	RateWaits int64 `json:"rate_waits"`
+	// MaxConnections and MsgRate are in force (0: no rate limit);
+	// Configured* are the configuration's, the adaptive ceiling.
+	MaxConnections        int     `json:"max_connections"`
+	ConfiguredConnections int     `json:"configured_connections"`
+	MsgRate               float64 `json:"msg_rate"`
+	ConfiguredMsgRate     float64 `json:"configured_msg_rate"`
+	Backoff               bool    `json:"backoff"`
+}
+
+// Sites lists the connection pools, by vmta then site (scopes summed).
+func (e *Engine) Sites() []SiteInfo {
+	if e.conns == nil {
+		return nil
+	}
+	type vs struct{ vmta, site string }
+	by := map[vs]*SiteInfo{}
+	for _, s := range e.conns.Stats() {
+		k := vs{s.VMTA, s.Site}
+		si := by[k]
+		if si == nil {
+			si = &SiteInfo{VMTA: s.VMTA, Site: s.Site, MaxConnections: s.MaxConnections, MsgRate: s.MsgRate,
+				ConfiguredConnections: s.MaxConnections, ConfiguredMsgRate: s.MsgRate}
+			by[k] = si
+		}
+		si.Connections += s.Connections
+		si.Ready += s.Queued
+		si.Transactions += s.Transactions
+		si.RateWaits += s.MsgWaits + s.ConnWaits
+	}
+	for _, ref := range e.fb.match(func(k fbKey) bool { return by[vs{k.vmta, k.site}] != nil }) {
+		si := by[vs{ref.k.vmta, ref.k.site}]
+		ref.s.mu.Lock()
+		si.Group, si.Backoff = ref.s.group, ref.s.ad != nil && ref.s.ad.InBackoff()
+		domain := ref.s.domain
+		ref.s.mu.Unlock()
+		ceil := e.ceiling(ref.k.vmta, domain, ref.k.site)
+		si.ConfiguredConnections, si.ConfiguredMsgRate = ceil.MaxConnections, float64(ceil.MsgRate)
+	}
+	out := make([]SiteInfo, 0, len(by))
+	for _, si := range by {
+		out = append(out, *si)
+	}
+	slices.SortFunc(out, func(a, b SiteInfo) int { return cmp.Or(cmp.Compare(a.VMTA, b.VMTA), cmp.Compare(a.Site, b.Site)) })
+	return out
 }

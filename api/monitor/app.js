@@ -271,8 +271,8 @@
   }
 
   async function vmtas() {
-    const [v, p, w, c] = await Promise.all([api("/v1/vmtas"), api("/v1/pools"), api("/v1/warmup"),
-      api("/v1/monitor/warmup?days=30")]);
+    const [v, p, w, c, sites] = await Promise.all([api("/v1/vmtas"), api("/v1/pools"), api("/v1/warmup"),
+      api("/v1/monitor/warmup?days=30"), api("/v1/monitor/sites")]);
     const vt = table([
       {title: "VMTA", get: x => x.name},
       {title: "Source IP", cls: "mono", get: x => x.source_ip || "(kernel's choice)"},
@@ -285,11 +285,27 @@
       {title: "Pool", get: x => x.name},
       {title: "Members (weight)", get: x => (x.members || []).map(m => m.vmta + " (" + (m.weight || 1) + ")").join(", ")},
     ], p.pools || [], "no pool");
+    const rate = r => n(r) > 0 ? fmt1(r) + "/s" : "unlimited";
+    const st = table([
+      {title: "VMTA", get: x => x.vmta},
+      {title: "Site", cls: "mono", get: x => x.site},
+      {title: "Group", get: x => x.group || ""},
+      {title: "Connections", num: true, get: x => fmt(x.connections) + " of " + fmt(x.max_connections) +
+        (n(x.max_connections) < n(x.configured_connections) ? " (configured " + fmt(x.configured_connections) + ")" : "")},
+      {title: "Rate in force", num: true, get: x => rate(x.msg_rate) +
+        (n(x.msg_rate) !== n(x.configured_msg_rate) ? " (configured " + rate(x.configured_msg_rate) + ")" : "")},
+      {title: "Ready", num: true, get: x => fmt(x.ready)},
+      {title: "Transactions", num: true, get: x => fmt(x.transactions)},
+      {title: "Rate waits", num: true, get: x => fmt(x.rate_waits)},
+      {title: "", get: x => x.backoff ? badge("backoff", "warn") : n(x.msg_rate) < n(x.configured_msg_rate) ? badge("slowed", "warn") : ""},
+    ], sites.sites || [], "no connection pool yet: nothing was sent");
+    st.id = "sites-table";
     const curves = {};
     for (const cv of c.curves || []) curves[cv.vmta] = cv;
     const warm = (w.vmtas || []).map(x => warmupCard(x, curves[x.vmta]));
     return [h("div", {class: "page-head"}, h("h1", {}, "VMTAs & pools")),
       h("div", {class: "cols"}, card("Virtual MTAs", vt), card("Pools", pt)),
+      card("Connection pools (vmta × site): adaptive limits against the configured ones", st),
       h("h2", {class: "section"}, "Warm-up"),
       warm.length ? h("div", {class: "warm-grid"}, warm) : card("Warm-up", h("p", {class: "empty"}, "No vmta has a warm-up plan."))];
   }
