@@ -49,15 +49,7 @@ func (e *Engine) QueueDetail(vmta, domain string) QueueDetail {
 		d.HeldUntil = t
 	}
 	e.holds.mu.Unlock()
-	_, byDomain := e.OutcomeStats(0)
-	for _, o := range byDomain {
-		if o.Key == domain {
-			d.Outcomes = o
-		}
-	}
-	if d.Outcomes.Key == "" {
-		d.Outcomes.Key = domain
-	}
+	d.Outcomes = e.domainOutcomes(domain)
 	d.LastReplies, d.Site = e.replies.recent(k)
 	for _, a := range e.Actions() {
 		if a.VMTA == vmta && (a.Site == d.Site || a.Site == "domain:"+domain) {
