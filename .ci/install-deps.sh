@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent installer for what Sluice's tests and benchmarks need.
-#   install-deps.sh test   # Go modules (and, as issues land, protoc and friends)
+#   install-deps.sh test   # Go modules, and chromium for the web monitor's browser test
 #   install-deps.sh bench  # plus Postfix's smtp-source/smtp-sink for peer comparisons
 #   install-deps.sh proto  # protoc (Debian protobuf-compiler) and the pinned Go plugins for `make proto`
 set -euo pipefail
@@ -24,7 +24,11 @@ apt_install() {
 go mod download
 
 case "$what" in
-test) ;;
+test)
+	# The web monitor's browser test drives Debian's chromium (headless);
+	# without it that one test skips and says so.
+	command -v chromium >/dev/null || apt_install chromium
+	;;
 bench)
 	if ! command -v smtp-source >/dev/null; then
 		echo "postfix postfix/main_mailer_type select No configuration" | ${SUDO:-} debconf-set-selections 2>/dev/null || true

@@ -1,9 +1,9 @@
 // Package api serves Sluice's network APIs: the HTTP basics (/healthz,
-// Prometheus /metrics, pprof), the gRPC services of proto/sluice/v1
-// (Injector; with Options.Admin also Queues, Vmtas, Pools, Stats, Events,
-// Warmup, Feedback and Suppressions) and
-// their REST gateway with the OpenAPI document. Events, TraceRecipient,
-// persisted vmta/pool changes and the web monitor join it with their issues.
+// Prometheus /metrics, pprof, the web monitor at /), the gRPC services of
+// proto/sluice/v1 (Injector; with Options.Admin also Queues, Vmtas, Pools,
+// Stats, Events, Warmup, Feedback and Suppressions) and their REST gateway
+// with the OpenAPI document. The web monitor (monitor.go) is a page embedded
+// in the binary that reads the REST API with the operator's key.
 //
 // The API never touches the spool directly: everything goes through the
 // engine's one door, Submitter.Submit, which returns only once the message

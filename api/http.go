@@ -21,9 +21,10 @@ type Health struct {
 	QueuedRecipients int64 `json:"queued_recipients"`
 }
 
-// NewHTTPHandler returns the HTTP mux: GET /healthz (200 when accepting
-// mail, 503 when not), GET /metrics (Prometheus text format) and the Go
-// profiles under /debug/pprof/.
+// NewHTTPHandler returns the HTTP mux: the web monitor at GET / (its files
+// under /monitor/; its data comes from the REST API), GET /healthz (200
+// when accepting mail, 503 when not), GET /metrics (Prometheus text format)
+// and the Go profiles under /debug/pprof/.
 func NewHTTPHandler(e *engine.Engine) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -39,6 +40,10 @@ func NewHTTPHandler(e *engine.Engine) http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(e.Registry(), promhttp.HandlerOpts{}))
 	// Profiles for ops (the HTTP listener is an admin port: loopback by default).
+	// The web monitor (monitor.go): the page at /, its files under /monitor/.
+	mon := monitorHandler()
+	mux.Handle("GET /{$}", mon)
+	mux.Handle("GET /monitor/", mon)
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)

@@ -85,6 +85,16 @@ type Admin interface {
 	Feedback(kind engine.FeedbackKind, rcpt string, body []byte) (*engine.FeedbackResult, error)
 	IsFeedbackRecipient(addr string) bool
 	BadFeedback() ([]engine.BadReport, error)
+
+	// For the web monitor (monitor.go): one queue in detail, the most
+	// frequent failure replies, injection totals, the oldest queued
+	// message, the warm-up plans' curves and the connection pools.
+	QueueDetail(vmta, domain string) engine.QueueDetail
+	TopReasons(outcome string, n int) []engine.Reason
+	Received() (messages, recipients int64)
+	OldestQueued() (time.Time, bool)
+	WarmupCurves(days int) []engine.WarmupCurve
+	Sites() []engine.SiteInfo
 }
 
 var _ Admin = (*engine.Engine)(nil)

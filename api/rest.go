@@ -88,6 +88,9 @@ func (s *Server) RESTHandler(ctx context.Context) (http.Handler, error) {
 		_, _ = w.Write(doc)
 	})
 	mux.Handle("/v1/", s.restAuth(gw))
+	if s.opts.Admin != nil {
+		s.registerMonitor(mux)
+	}
 	return mux, nil
 }
 

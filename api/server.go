@@ -29,6 +29,9 @@ type Server struct {
 	fb     *feedbackService
 	suppr  *suppressionsService
 	keys   *keysService // nil without Options.KeyStore
+
+	// history is the monitor's sampled counters (monitor.go).
+	history history
 }
 
 // New checks opts and returns a Server.

@@ -570,6 +570,8 @@ func (e *Engine) finish(it resultItem) {
 	e.metrics.delivered.Add(float64(nDelivered))
 	e.metrics.bounced.Add(float64(nBounced))
 	e.metrics.deferred.Add(float64(nDeferred))
+	e.countOutcomes(it, recs)
+	e.replies.record(it.key, it.site, it.res.Replies, it.res.Host, now)
 	e.rememberSent(it, delivered, now)
 	if len(suppress) > 0 {
 		if _, err := e.Suppress(suppress...); err != nil {

@@ -82,6 +82,9 @@ type Engine struct {
 	sites     sync.Map
 	siteCount atomic.Int64
 
+	// replies are the recent replies per queue and the failure reasons (replies.go).
+	replies replyLog
+
 	// Delivery (see delivery.go).
 	sched        *queue.Scheduler
 	resolver     atomic.Pointer[mx.Resolver]
@@ -191,6 +194,7 @@ func (e *Engine) Accepting() error {
 // stored. Errors wrap ErrInvalidEnvelope, ErrTooLarge, spool.ErrLowSpace or
 // a storage failure.
 func (e *Engine) Submit(ctx context.Context, env Envelope, body []byte) (string, error) {
+	start := time.Now() // NB: the real clock: a latency, not a date
 	if int64(len(body)) <= e.maxMessageBytes && e.takeFeedback(&env, body) > 0 && len(env.To) == 0 {
 		return FeedbackID, nil // read, not queued
 	}
@@ -241,6 +245,7 @@ func (e *Engine) Submit(ctx context.Context, env Envelope, body []byte) (string,
 	e.metrics.receivedMessages.Inc()
 	e.metrics.receivedRecipients.Add(float64(len(env.To)))
 	e.metrics.receivedBytes.Add(float64(len(body)))
+	e.metrics.ackLatency.Observe(time.Since(start).Seconds())
 	if e.sched != nil {
 		seen := map[string]bool{}
 		for _, rcpt := range env.To {

@@ -1,8 +1,12 @@
 package engine
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/sluice-mta/sluice/engine/deliver/mx"
 )
 
 // metrics are the engine's Prometheus series. Labels name vmtas, pools,
@@ -25,6 +29,11 @@ type metrics struct {
 	feedbackIn         *prometheus.CounterVec
 	feedbackBad        *prometheus.CounterVec
 	suppressedRcpts    prometheus.Counter
+	// outcomes counts recipient outcomes per (vmta, site, receiver group,
+	// outcome, category); sites caches its children (metrics_outcomes.go).
+	outcomes   *prometheus.CounterVec
+	sites      sync.Map // outcomeKey -> *siteOutcomes
+	ackLatency prometheus.Histogram
 }
 
 func newMetrics(e *Engine) *metrics {
@@ -77,6 +86,15 @@ func newMetrics(e *Engine) *metrics {
 	m.suppressedRcpts = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "sluice_suppressed_recipients_total",
 		Help: "Recipients refused or dropped at injection because they are on the suppression list."})
+	m.outcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_recipient_outcomes_total",
+		Help: "Recipient delivery outcomes (delivered, deferred: each failed attempt, bounced) per vmta, site and receiver group, with the reply's category for failures."},
+		[]string{"vmta", "site", "group", "outcome", "category"})
+	m.ackLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "sluice_ack_latency_seconds",
+		Help:    "Time from Submit to the message being durable (what an injector waits for its 250 or API answer).",
+		Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5},
+	})
 	queuedRecipients := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sluice_queued_recipients",
 		Help: "Recipients in the spool not yet delivered or bounced.",
@@ -87,7 +105,8 @@ func newMetrics(e *Engine) *metrics {
 	}, func() float64 { return float64(e.spool.Stats().Messages) })
 	m.registry.MustRegister(m.receivedMessages, m.receivedRecipients, m.receivedBytes, m.rejected,
 		m.delivered, m.bounced, m.deferred, m.moved, m.held, m.adaptiveChanges, m.actions, m.suppressed, m.suppressedRcpts, m.complaints, m.feedbackIn, m.feedbackBad, stateCollector{e},
-		queuedRecipients, queuedMessages,
+		queuedRecipients, queuedMessages, m.outcomes, m.ackLatency, deliverCollector{e},
+		mx.NewCollector(func() *mx.Resolver { return e.resolver.Load() }),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"invalid", "too_large", "low_space", "storage", "suppressed"} {
 		m.rejected.WithLabelValues(r)
@@ -121,6 +140,9 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descQueuedByVMTA, descQueuedByPool, descConns, descReady, descInflight, descSyncs, descBodyBytes} {
 		ch <- d
 	}
+	for _, d := range stateDescs {
+		ch <- d
+	}
 }
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -150,4 +172,5 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		c.e.inflight.mu.Unlock()
 		ch <- prometheus.MustNewConstMetric(descInflight, prometheus.GaugeValue, float64(used))
 	}
+	c.e.scrapeState(ch)
 }

@@ -20,10 +20,13 @@ const (
 // Outcomes are delivery results counted since start, and per minute over
 // the last minute.
 type Outcomes struct {
-	Key                             string
-	Delivered, Deferred, Bounced    int64
-	DeliveredPerMin, DeferredPerMin float64
-	BouncedPerMin                   float64
+	Key             string  `json:"key"`
+	Delivered       int64   `json:"delivered"`
+	Deferred        int64   `json:"deferred"`
+	Bounced         int64   `json:"bounced"`
+	DeliveredPerMin float64 `json:"delivered_per_min"`
+	DeferredPerMin  float64 `json:"deferred_per_min"`
+	BouncedPerMin   float64 `json:"bounced_per_min"`
 }
 
 // outcomeEntry is one key's counters and its rate window.
@@ -79,9 +82,9 @@ func (s *outcomeStats) record(vmta, domain string, now time.Time, kind byte) {
 	s.add(s.byDomain, domain, now, kind)
 }
 
-// snapshot copies m with the per-minute rates filled in, busiest first,
-// at most limit entries (0 = all).
-func snapshot(m map[string]*outcomeEntry, now time.Time, limit int) []Outcomes {
+// snapshot returns the entries with the per-minute rates filled in,
+// busiest first, at most limit entries (0 = all).
+func snapshot(m []outcomeEntry, now time.Time, limit int) []Outcomes {
 	cur := now.UnixNano() / int64(statsBucket)
 	out := make([]Outcomes, 0, len(m))
 	for _, o := range m {
@@ -116,9 +119,38 @@ func snapshot(m map[string]*outcomeEntry, now time.Time, limit int) []Outcomes {
 // OutcomeStats returns the delivery outcomes per vmta (all) and per domain
 // (the busiest domainLimit; 0 = all), with rates per minute over the last
 // minute.
+//
+// NB: only the copy is made under the lock that delivery results take for
+// every recipient; the rates and the sort (the monitor asks every few
+// seconds, over every domain seen) are worked out after.
 func (e *Engine) OutcomeStats(domainLimit int) (byVMTA, byDomain []Outcomes) {
 	now := e.clock()
 	e.outcomes.mu.Lock()
-	defer e.outcomes.mu.Unlock()
-	return snapshot(e.outcomes.byVMTA, now, 0), snapshot(e.outcomes.byDomain, now, domainLimit)
+	vs, ds := copyEntries(e.outcomes.byVMTA), copyEntries(e.outcomes.byDomain)
+	e.outcomes.mu.Unlock()
+	return snapshot(vs, now, 0), snapshot(ds, now, domainLimit)
+}
+
+func copyEntries(m map[string]*outcomeEntry) []outcomeEntry {
+	out := make([]outcomeEntry, 0, len(m))
+	for _, o := range m {
+		out = append(out, *o)
+	}
+	return out
+}
+
+// domainOutcomes returns one domain's outcomes (zero when none yet).
+func (e *Engine) domainOutcomes(domain string) Outcomes {
+	now := e.clock()
+	e.outcomes.mu.Lock()
+	o, ok := e.outcomes.byDomain[domain]
+	var c []outcomeEntry
+	if ok {
+		c = []outcomeEntry{*o}
+	}
+	e.outcomes.mu.Unlock()
+	if out := snapshot(c, now, 0); len(out) == 1 {
+		return out[0]
+	}
+	return Outcomes{Key: domain}
 }

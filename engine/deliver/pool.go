@@ -218,6 +218,11 @@ type SiteStats struct {
 	// MaxConnections and MsgRate are the limits in force (0: no rate limit).
 	MaxConnections int
 	MsgRate        float64
+	// Transactions counts the transactions sent (whatever their replies);
+	// MsgWaits and ConnWaits the times max_msg_rate and max_conn_rate made
+	// a connection wait, WaitSeconds for how long in all.
+	Transactions, MsgWaits, ConnWaits int64
+	WaitSeconds                       float64
 }
 
 // Stats lists every site pool.
@@ -228,7 +233,9 @@ func (p *Pool) Stats() []SiteStats {
 	for k, s := range p.sites {
 		s.mu.Lock()
 		out = append(out, SiteStats{VMTA: k.vmta, Site: k.site, Scope: k.scope, Connections: s.conns, Queued: len(s.jobs),
-			MaxConnections: s.limits.MaxConnections, MsgRate: float64(s.limits.MsgRate)})
+			MaxConnections: s.limits.MaxConnections, MsgRate: float64(s.limits.MsgRate),
+			Transactions: s.counts.transactions.Load(), MsgWaits: s.counts.msgWaits.Load(), ConnWaits: s.counts.connWaits.Load(),
+			WaitSeconds: time.Duration(s.counts.waitNanos.Load()).Seconds()})
 		s.mu.Unlock()
 	}
 	return out
@@ -274,6 +281,8 @@ type site struct {
 	// the whole site (nil = unlimited); under mu, changed by adopt.
 	msgLimiter, connLimiter *rate.Limiter
 	jobs                    chan *Job
+
+	counts siteCounts // for metrics (metrics.go)
 
 	mu      sync.Mutex
 	conns   int  // connection goroutines running
@@ -380,7 +389,7 @@ func (s *site) run() {
 		}
 		if c == nil {
 			var res *Result
-			if connLim != nil && connLim.Wait(s.pool.ctx) != nil {
+			if connLim != nil && s.counts.wait(s.pool.ctx, connLim, &s.counts.connWaits) != nil {
 				job.Done(failAll(len(job.Tx.To), localTemp("4.3.2", "delivery stopped: engine shutting down"), ErrClosed))
 				continue
 			}
@@ -391,11 +400,12 @@ func (s *site) run() {
 			}
 			opened = time.Now()
 		}
-		if msgLim != nil && msgLim.Wait(s.pool.ctx) != nil {
+		if msgLim != nil && s.counts.wait(s.pool.ctx, msgLim, &s.counts.msgWaits) != nil {
 			job.Done(failAll(len(job.Tx.To), localTemp("4.3.2", "delivery stopped: engine shutting down"), ErrClosed))
 			continue
 		}
 		job.Done(s.send(c, host, job))
+		s.counts.transactions.Add(1)
 		sent++
 		lastUsed = time.Now()
 	}

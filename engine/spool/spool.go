@@ -38,6 +38,8 @@ type Spool struct {
 	space spaceGuard
 	ids   idGen
 	syncs atomic.Int64 // WAL syncs, counted by syncCountingFS
+	// oldestHint is an ID at or below the oldest pending message (oldest.go).
+	oldestHint atomic.Value
 
 	// inflight counts operations between enter and exit; Close sets closed and then
 	// waits for inflight to drain, so Pebble is never used after it is closed (it

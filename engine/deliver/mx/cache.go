@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // cache holds DNS answers by question until they expire, and coalesces
@@ -15,6 +16,10 @@ import (
 // cancels the query for the others waiting on it nor keeps its (complete)
 // answer out of the cache.
 type cache struct {
+	// hits, misses and joins count questions answered from the cache, sent
+	// to the resolvers, and joined to a flight already on its way.
+	hits, misses, joins atomic.Int64
+
 	mu      sync.Mutex
 	entries map[question]*answer
 	flights map[question]*flight
@@ -37,10 +42,15 @@ func (r *Resolver) get(ctx context.Context, qs ...question) ([]*answer, error) {
 	for i, q := range qs {
 		if a, ok := r.cache.entries[q]; ok && now.Before(a.expires) {
 			answers[i] = a
+			r.cache.hits.Add(1)
 			continue
 		}
 		f := r.cache.flights[q]
+		if f != nil {
+			r.cache.joins.Add(1)
+		}
 		if f == nil {
+			r.cache.misses.Add(1)
 			f = &flight{done: make(chan struct{})}
 			r.cache.flights[q] = f
 			go r.fly(context.WithoutCancel(ctx), q, f)
