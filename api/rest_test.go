@@ -238,3 +238,47 @@ func TestREST_OpenAPI_ValidJSONCoveringRoutes(t *testing.T) {
 		})
 	}
 }
+
+// TestREST_CrossOriginBrowserPost_Refused: a browser's cross-origin POST (a
+// page elsewhere aiming at the loopback API, which needs no key there) is
+// refused before anything runs; the same request from a non-browser client,
+// or same-origin, goes through.
+func TestREST_CrossOriginBrowserPost_Refused(t *testing.T) {
+	env := testServer(t, nil, nil)
+	body := `{"from": "news@shop.example", "recipients": [{"address": "ann@x.test"}], "content": {"subject": "s", "text": "t"}}`
+	send := func(headers map[string]string) (int, string) {
+		req, err := http.NewRequest("POST", env.url+"/v1/messages", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "text/plain")
+		req.Header.Set("Authorization", "Bearer "+keyInject)
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, h := range []map[string]string{
+		{"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"},
+		{"Origin": "http://evil.example"},
+	} {
+		if code, out := send(h); code != http.StatusForbidden || !strings.Contains(out, "cross-origin") {
+			t.Errorf("%v: %d %s, want 403 naming the cross-origin request", h, code, out)
+		}
+	}
+	if n := len(env.sub.submissions()); n != 0 {
+		t.Fatalf("%d submissions from refused requests", n)
+	}
+	host := strings.TrimPrefix(env.url, "http://")
+	for _, h := range []map[string]string{nil, {"Sec-Fetch-Site": "same-origin", "Origin": "http://" + host}} {
+		if code, out := send(h); code != http.StatusOK {
+			t.Errorf("%v: %d %s, want 200", h, code, out)
+		}
+	}
+}
