@@ -144,18 +144,28 @@ func newBenchListCmd() *cobra.Command {
 
 func newBenchCompareCmd() *cobra.Command {
 	var (
-		bf     benchFlags
-		source string
+		bf benchFlags
+		co run.CompareOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "compare SCENARIO",
-		Short: "Run a scenario, then measure smtp-source straight into the sink (the loopback limit), and compare",
-		Long: `Run a scenario as 'bench run' does, then measure the loopback limit in the same
-run: Postfix's smtp-source sending the same number and size of messages
-straight into a sink (no queue), with connection reuse. Prints Sluice's
-delivered msgs/s as a share of that limit.
+		Short: "Run a scenario beside the loopback limit and a Postfix relay, and print the ratios",
+		Long: `Measure, in one run and each into a fresh sink that counts:
 
-  sluice bench compare small`,
+  loopback limit  smtp-source -> sink (no queue at all)
+  postfix         smtp-source -> a private Postfix relay -> sink (durable)
+  sluice          smtp-source -> sluice serve -> sink (durable)
+  sluice          the scenario as 'bench run' runs it (Sluice's own injector)
+
+The smtp-source rows send the scenario's count, size and recipients over its
+sessions. Postfix runs as a private instance under a temp dir (config, queue
+and data directories of its own, its own port on 127.0.0.1), relaying to the
+sink with Sluice's delivery limits; bench/peers/postfix.sh sets it up. It
+needs Postfix installed (make bench-deps) and root; --postfix=false leaves
+it out. Prints every row and Sluice's delivered msgs/s over Postfix's, over
+the loopback limit and over half of it (--json FILE for all of it).
+
+  sluice bench compare small --json compare-small.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sc, err := bf.load(args[0])
@@ -164,25 +174,26 @@ delivered msgs/s as a share of that limit.
 			}
 			ctx, stop := signalContext(cmd)
 			defer stop()
-			cmp, err := run.Compare(ctx, sc, bf.opts, source)
+			c, err := run.Compare(ctx, sc, bf.opts, co)
 			if err != nil {
 				return err
 			}
-			if err := cmp.WriteTable(cmd.OutOrStdout()); err != nil {
+			if err := c.WriteTable(cmd.OutOrStdout()); err != nil {
 				return err
 			}
 			if bf.jsonPath != "" {
-				if err := cmp.WriteJSONFile(bf.jsonPath); err != nil {
+				if err := c.WriteJSONFile(bf.jsonPath); err != nil {
 					return err
 				}
 			}
-			if !cmp.Sluice.Correct {
-				return &exitError{code: 1, err: fmt.Errorf("bench %s: accounting does not add up or timed out", sc.Name)}
+			if !c.Correct() {
+				return &exitError{code: 1, err: fmt.Errorf("bench compare %s: a row did not deliver everything exactly once", sc.Name)}
 			}
 			return nil
 		},
 	}
 	bf.register(cmd)
-	cmd.Flags().StringVar(&source, "smtp-source", run.DefaultSMTPSource, "Postfix smtp-source binary")
+	cmd.Flags().StringVar(&co.SMTPSource, "smtp-source", run.DefaultSMTPSource, "Postfix smtp-source binary")
+	cmd.Flags().BoolVar(&co.Postfix, "postfix", true, "also measure a private Postfix relay (needs Postfix and root)")
 	return cmd
 }
