@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -21,7 +22,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Run benchmark scenarios against Sluice on loopback (sink, fake DNS, serve)",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchRunCmd(), newBenchListCmd(), newBenchCompareCmd())
+	cmd.AddCommand(newBenchRunCmd(), newBenchListCmd(), newBenchCompareCmd(), newBenchScalingCmd())
 	return cmd
 }
 
@@ -195,5 +196,41 @@ the loopback limit and over half of it (--json FILE for all of it).
 	bf.register(cmd)
 	cmd.Flags().StringVar(&co.SMTPSource, "smtp-source", run.DefaultSMTPSource, "Postfix smtp-source binary")
 	cmd.Flags().BoolVar(&co.Postfix, "postfix", true, "also measure a private Postfix relay (needs Postfix and root)")
+	return cmd
+}
+
+func newBenchScalingCmd() *cobra.Command {
+	var jsonPath string
+	cmd := &cobra.Command{
+		Use:   "scaling REPORT...",
+		Short: "Summarise 'bench run' reports taken at several core counts (SCENARIO-Ncores.json)",
+		Long: `Read 'bench run --json' reports named SCENARIO-Ncores.json (the server had N
+cores) and print, per scenario and core count, delivered msgs/s, the speed-up
+over the fewest cores measured, and the server's CPU seconds per 1,000
+messages. The bench bundle's scale.sh (make bench-static) writes such reports.
+
+  sluice bench scaling out/small-1cores.json out/small-2cores.json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pts, err := run.LoadScaling(args)
+			if err != nil {
+				return err
+			}
+			if err := run.WriteScalingTable(cmd.OutOrStdout(), pts); err != nil {
+				return err
+			}
+			if jsonPath != "" {
+				b, err := json.MarshalIndent(pts, "", "  ")
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(jsonPath, append(b, '\n'), 0o644); err != nil {
+					return fmt.Errorf("bench scaling: %w", err)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&jsonPath, "json", "", "also write the summary as JSON to this file")
 	return cmd
 }
