@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/sluice-mta/sluice/bench/peers"
@@ -82,10 +83,10 @@ func newSink(log *slog.Logger) (*sink.Sink, net.Addr, error) {
 }
 
 // measure runs smtp-source into target and waits until snk has every
-// recipient, the scenario's timeout passes or died is closed. cpu, if not
-// nil, reads the relay's CPU time.
+// recipient, the scenario's timeout passes or alive, if not nil, returns an
+// error (the relay died). cpu, if not nil, reads the relay's CPU time.
 func (r *sourceRunner) measure(ctx context.Context, system, target string, snk *sink.Sink,
-	cpu func() (float64, error), died <-chan struct{}) (Row, error) {
+	cpu func() (float64, error), alive func() error) (Row, error) {
 	row := Row{System: system}
 	var cpu0 float64
 	if cpu != nil {
@@ -103,6 +104,11 @@ func (r *sourceRunner) measure(ctx context.Context, system, target string, snk *
 	out, err := cmd.CombinedOutput()
 	row.InjectSeconds = time.Since(start).Seconds()
 	if err != nil {
+		if alive != nil {
+			if aerr := alive(); aerr != nil {
+				return row, aerr // the cause, not smtp-source's lost connections
+			}
+		}
 		return row, fmt.Errorf("run: %s: %w: %s", cmd, err, out)
 	}
 	want := r.sc.Recipients()
@@ -111,9 +117,12 @@ func (r *sourceRunner) measure(ctx context.Context, system, target string, snk *
 		select {
 		case <-ctx.Done():
 			return row, ctx.Err()
-		case <-died:
-			return row, fmt.Errorf("run: %s exited during the run", system)
 		case <-time.After(pollEvery):
+		}
+		if alive != nil {
+			if err := alive(); err != nil {
+				return row, err
+			}
 		}
 		st = snk.Stats()
 	}
@@ -184,7 +193,13 @@ func (r *sourceRunner) postfix(ctx context.Context, lim DeliveryLimits) (row Row
 	if v := peers.PostfixVersion(); v != "" {
 		system += " " + v
 	}
-	row, err = r.measure(ctx, system, pf.Addr(), snk, func() (float64, error) { return treeCPUSeconds(pid) }, nil)
+	alive := func() error {
+		if syscall.Kill(pid, 0) != nil {
+			return fmt.Errorf("run: postfix master (pid %d) exited during the run: %s", pid, pf.LogTail())
+		}
+		return nil
+	}
+	row, err = r.measure(ctx, system, pf.Addr(), snk, func() (float64, error) { return treeCPUSeconds(pid) }, alive)
 	if err == nil && !row.Complete {
 		r.log.Warn("compare: postfix did not deliver everything", "log", pf.LogTail())
 	}
@@ -223,16 +238,16 @@ func (r *sourceRunner) sluice(ctx context.Context, opts Options) (Row, error) {
 	}
 	defer srv.stop()
 	pid := srv.pid()
-	row, err := r.measure(ctx, "sluice", srv.smtpAddr, snk, func() (float64, error) {
-		p, err := readProc(pid)
-		return p.CPUSeconds, err
-	}, srv.exited)
-	if err != nil {
+	alive := func() error {
 		select {
 		case <-srv.exited:
-			return row, fmt.Errorf("%w: %v: %s", errServerDied, srv.waitErr, srv.logTail())
+			return fmt.Errorf("%w: %v: %s", errServerDied, srv.waitErr, srv.logTail())
 		default:
+			return nil
 		}
 	}
-	return row, err
+	return r.measure(ctx, "sluice", srv.smtpAddr, snk, func() (float64, error) {
+		p, err := readProc(pid)
+		return p.CPUSeconds, err
+	}, alive)
 }
