@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/sluice-mta/sluice/bench/peers"
 	"github.com/sluice-mta/sluice/bench/scenarios"
@@ -51,6 +53,11 @@ type Comparison struct {
 	// OwnInjector the same for Sluice.
 	Ratios      Ratios `json:"ratios"`
 	OwnInjector Ratios `json:"own_injector_ratios"`
+
+	// LoadStart and LoadEnd are the machine's 1-minute load average before
+	// and after: rates measured on a busy machine say less than CPU time.
+	LoadStart float64 `json:"load_avg_start"`
+	LoadEnd   float64 `json:"load_avg_end"`
 }
 
 // DeliveryLimits are the limits a relay honours toward one destination.
@@ -74,14 +81,21 @@ type Ratios struct {
 	// its ceiling on one machine).
 	OverLimit     float64 `json:"over_limit"`
 	OverHalfLimit float64 `json:"over_half_limit"`
+	// CPUOverPostfix is Sluice's CPU time per message over Postfix's (all
+	// its processes): under 1, Sluice spends less. Less sensitive to other
+	// load on the machine than the rates.
+	CPUOverPostfix float64 `json:"cpu_over_postfix"`
 }
 
-// newRatios returns rate's ratios to postfix and limit (msgs/s; 0: not
-// measured).
-func newRatios(rate, postfix, limit float64) Ratios {
+// newRatios returns the ratios of rate (msgs/s) and cpu (s per 1,000
+// msgs) to postfix's and limit's rates; 0 for what was not measured.
+func newRatios(rate, cpu float64, postfix *Row, limit float64) Ratios {
 	var r Ratios
-	if postfix > 0 {
-		r.OverPostfix = rate / postfix
+	if postfix != nil && postfix.DeliveredPerS > 0 {
+		r.OverPostfix = rate / postfix.DeliveredPerS
+	}
+	if postfix != nil && postfix.CPUSPer1k > 0 {
+		r.CPUOverPostfix = cpu / postfix.CPUSPer1k
 	}
 	if limit > 0 {
 		r.OverLimit = rate / limit
@@ -141,6 +155,7 @@ func Compare(ctx context.Context, sc scenarios.Scenario, opts Options, co Compar
 	c := &Comparison{Scenario: sc.Name, Messages: sc.Count, SizeBytes: size, RcptsPerMsg: sc.Rcpts,
 		Sessions: sc.Concurrency, Limits: lim}
 	src := sourceRunner{sc: sc, source: co.SMTPSource, log: opts.Logger}
+	c.LoadStart = loadAverage()
 
 	opts.Logger.Info("compare: loopback limit")
 	if c.Limit, err = src.limit(ctx); err != nil {
@@ -162,12 +177,9 @@ func Compare(ctx context.Context, sc scenarios.Scenario, opts Options, co Compar
 	if c.Sluice, err = Run(ctx, sc, opts); err != nil {
 		return nil, err
 	}
-	var pf float64
-	if c.Postfix != nil {
-		pf = c.Postfix.DeliveredPerS
-	}
-	c.Ratios = newRatios(c.SluiceSource.DeliveredPerS, pf, c.Limit.DeliveredPerS)
-	c.OwnInjector = newRatios(c.Sluice.DeliveredPerS, pf, c.Limit.DeliveredPerS)
+	c.Ratios = newRatios(c.SluiceSource.DeliveredPerS, c.SluiceSource.CPUSPer1k, c.Postfix, c.Limit.DeliveredPerS)
+	c.OwnInjector = newRatios(c.Sluice.DeliveredPerS, c.Sluice.CPUSPer1k, c.Postfix, c.Limit.DeliveredPerS)
+	c.LoadEnd = loadAverage()
 	return c, nil
 }
 
@@ -199,4 +211,18 @@ func withLimits(engine map[string]any, lim DeliveryLimits) map[string]any {
 	merge(out, map[string]any{"delivery": map[string]any{"max_smtp_out": lim.Connections,
 		"max_msg_per_connection": lim.MsgsPerConn, "max_rcpt_per_msg": lim.RcptsPerMsg}})
 	return out
+}
+
+// loadAverage returns the 1-minute load average, or 0 if unknown.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"text/tabwriter"
 )
 
@@ -21,6 +22,7 @@ func (c *Comparison) WriteTable(w io.Writer) error {
 		"%d connections, %d msgs/conn, %d rcpts/msg to the sink\n",
 		c.Scenario, c.Messages, c.RcptsPerMsg, bytesStr(int64(c.SizeBytes)), c.Sessions,
 		c.Limits.Connections, c.Limits.MsgsPerConn, c.Limits.RcptsPerMsg)
+	fmt.Fprintf(w, "load average %.1f before, %.1f after, on %d CPUs\n", c.LoadStart, c.LoadEnd, runtime.NumCPU())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "system\tinjector\tdelivered/s\tdeliver s\tinject s\tcpu s/1k msgs\tdelivered")
 	row := func(r Row, injector string) {
@@ -56,8 +58,12 @@ func (r Ratios) String() string {
 	if r.OverPostfix > 0 {
 		pf = fmt.Sprintf("%.2fx", r.OverPostfix)
 	}
-	return fmt.Sprintf("%s Postfix, %.1f%% of the loopback limit, %.1f%% of half of it",
-		pf, 100*r.OverLimit, 100*r.OverHalfLimit)
+	cpu := ""
+	if r.CPUOverPostfix > 0 {
+		cpu = fmt.Sprintf("; CPU per message %.2fx Postfix's", r.CPUOverPostfix)
+	}
+	return fmt.Sprintf("%s Postfix, %.1f%% of the loopback limit, %.1f%% of half of it%s",
+		pf, 100*r.OverLimit, 100*r.OverHalfLimit, cpu)
 }
 
 // completeStr says how many recipients arrived and whether that is all.

@@ -17,18 +17,22 @@ import (
 )
 
 func TestNewRatios(t *testing.T) {
+	pf := &Row{DeliveredPerS: 500, CPUSPer1k: 4}
 	for _, tc := range []struct {
-		name                 string
-		rate, postfix, limit float64
-		want                 Ratios
+		name      string
+		rate, cpu float64
+		postfix   *Row
+		limit     float64
+		want      Ratios
 	}{
-		{"all measured", 3000, 500, 12000, Ratios{OverPostfix: 6, OverLimit: 0.25, OverHalfLimit: 0.5}},
-		{"no postfix", 3000, 0, 12000, Ratios{OverLimit: 0.25, OverHalfLimit: 0.5}},
-		{"nothing to compare with", 3000, 0, 0, Ratios{}},
+		{"all measured", 3000, 1, pf, 12000, Ratios{OverPostfix: 6, OverLimit: 0.25, OverHalfLimit: 0.5, CPUOverPostfix: 0.25}},
+		{"no postfix", 3000, 1, nil, 12000, Ratios{OverLimit: 0.25, OverHalfLimit: 0.5}},
+		{"postfix without cpu", 3000, 1, &Row{DeliveredPerS: 500}, 0, Ratios{OverPostfix: 6}},
+		{"nothing to compare with", 3000, 1, nil, 0, Ratios{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := newRatios(tc.rate, tc.postfix, tc.limit); got != tc.want {
-				t.Errorf("newRatios(%v, %v, %v) = %+v, want %+v", tc.rate, tc.postfix, tc.limit, got, tc.want)
+			if got := newRatios(tc.rate, tc.cpu, tc.postfix, tc.limit); got != tc.want {
+				t.Errorf("newRatios(%v, %v, %+v, %v) = %+v, want %+v", tc.rate, tc.cpu, tc.postfix, tc.limit, got, tc.want)
 			}
 		})
 	}
@@ -80,8 +84,8 @@ func sampleComparison() *Comparison {
 		Limits: DeliveryLimits{20, 1000, 100}, Limit: row("loopback limit", 12000, 0), Postfix: &pf,
 		SluiceSource: row("sluice", 3000, 1),
 		Sluice:       &Report{Scenario: "small", DeliveredPerS: 4200, Delivered: 1000, Injected: 1000, Correct: true, RcptsPerMsg: 1}}
-	c.Ratios = newRatios(3000, 500, 12000)
-	c.OwnInjector = newRatios(4200, 500, 12000)
+	c.Ratios = newRatios(3000, 1, &pf, 12000)
+	c.OwnInjector = newRatios(4200, 2, &pf, 12000)
 	return c
 }
 
@@ -95,8 +99,9 @@ func TestComparison_WriteTable_EveryRowAndTheRatios(t *testing.T) {
 		"compare small: 1000 msgs x 1 rcpt of 1.0 KiB over 20 sessions",
 		"20 connections, 1000 msgs/conn, 100 rcpts/msg",
 		"loopback limit", "postfix 3.7.11", "sluice (scenario)",
-		"sluice (smtp-source): 6.00x Postfix, 25.0% of the loopback limit, 50.0% of half of it",
-		"sluice (scenario):    8.40x Postfix, 35.0% of the loopback limit, 70.0% of half of it",
+		"sluice (smtp-source): 6.00x Postfix, 25.0% of the loopback limit, 50.0% of half of it; CPU per message 0.25x Postfix's",
+		"sluice (scenario):    8.40x Postfix, 35.0% of the loopback limit, 70.0% of half of it; CPU per message 0.50x Postfix's",
+		"load average",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table has no %q:\n%s", want, out)
@@ -135,13 +140,13 @@ func TestComparison_JSONHasEveryRowAndRatio(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"loopback_limit", "postfix", "sluice_smtp_source", "sluice", "ratios",
-		"own_injector_ratios", "delivery_limits"} {
+		"own_injector_ratios", "delivery_limits", "load_avg_start", "load_avg_end"} {
 		if _, ok := got[k]; !ok {
 			t.Errorf("JSON has no %q: %s", k, b.String())
 		}
 	}
 	r := got["ratios"].(map[string]any)
-	if r["over_postfix"] != 6.0 || r["over_limit"] != 0.25 || r["over_half_limit"] != 0.5 {
+	if r["over_postfix"] != 6.0 || r["over_limit"] != 0.25 || r["over_half_limit"] != 0.5 || r["cpu_over_postfix"] != 0.25 {
 		t.Errorf("ratios = %v", r)
 	}
 }
