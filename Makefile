@@ -9,7 +9,7 @@ CYCLES   ?= 100
 # Packages whose tests exercise concurrency run under the race detector.
 RACE_PKGS := ./...
 
-.PHONY: all build build-static run test docs test-deps bench-deps fmt-check vet unit crash-test bench bench-compare bench-spool bench-inject clean proto
+.PHONY: all build build-static run test docs test-deps bench-deps fmt-check vet unit crash-test bench bench-compare bench-static bench-spool bench-inject clean proto
 
 all: build
 
@@ -60,9 +60,19 @@ bench-spool:
 bench: build
 	mkdir -p bench/out && for s in small marketing multi-rcpt backlog; do ./$(BIN) bench run $$s --json bench/out/$$s.json || exit 1; done
 
-## bench-compare: a scenario beside the loopback limit (smtp-source straight into the sink)
+## bench-compare: small and marketing beside the loopback limit and a private Postfix relay (bench/peers/postfix.sh, as root)
+COMPARE ?= small marketing
 bench-compare: build bench-deps
-	mkdir -p bench/out && ./$(BIN) bench compare small --json bench/out/compare-small.json
+	mkdir -p bench/out && for s in $(COMPARE); do ./$(BIN) bench compare $$s --json bench/out/compare-$$s.json || exit 1; done
+
+## bench-static: the static binary and a self-contained scaling bundle, bin/sluice-bench.tar.gz (see bench/scaling/README.txt)
+BUNDLE := bin/sluice-bench
+bench-static: build-static
+	rm -rf $(BUNDLE) && mkdir -p $(BUNDLE)
+	cp $(BIN)-static $(BUNDLE)/sluice
+	cp bench/scaling/scale.sh bench/scaling/README.txt $(BUNDLE)/
+	tar -C bin -czf $(BUNDLE).tar.gz sluice-bench
+	@echo "$(BUNDLE).tar.gz: tar xzf it anywhere, then ./sluice-bench/scale.sh"
 
 ## bench-inject: durable injection into `serve` vs smtp-source into the sink (needs bench-deps)
 bench-inject: build bench-deps

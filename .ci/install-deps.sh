@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent installer for what Sluice's tests and benchmarks need.
-#   install-deps.sh test   # Go modules, and chromium for the web monitor's browser test
-#   install-deps.sh bench  # plus Postfix's smtp-source/smtp-sink for peer comparisons
+#   install-deps.sh test   # Go modules, Postfix (smtp-source, and the private relay the
+#                          # bench/run and bench/peers tests start; one small package, not
+#                          # configured), and chromium for the web monitor's browser test
+#   install-deps.sh bench  # Go modules and Postfix, for `sluice bench compare` and the peer scripts
 #   install-deps.sh proto  # protoc (Debian protobuf-compiler) and the pinned Go plugins for `make proto`
 set -euo pipefail
 what=${1:-test}
@@ -21,20 +23,26 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq -o Dir::Cache::archives=/tmp/aptcache "${missing[@]}"
 }
 
+# install_postfix: Debian's postfix with "No configuration": no main.cf is
+# written and no system instance started; bench/peers/postfix.sh runs its own.
+install_postfix() {
+	[ -x /usr/sbin/smtp-source ] && [ -x /usr/sbin/postfix ] && return 0
+	local sudo=""
+	[ "$(id -u)" -ne 0 ] && sudo="sudo"
+	echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections 2>/dev/null || true
+	apt_install postfix
+}
+
 go mod download
 
 case "$what" in
 test)
+	install_postfix
 	# The web monitor's browser test drives Debian's chromium (headless);
 	# without it that one test skips and says so.
 	command -v chromium >/dev/null || apt_install chromium
 	;;
-bench)
-	if ! command -v smtp-source >/dev/null; then
-		echo "postfix postfix/main_mailer_type select No configuration" | ${SUDO:-} debconf-set-selections 2>/dev/null || true
-		apt_install postfix
-	fi
-	;;
+bench) install_postfix ;;
 proto)
 	# Debian's protoc (3.21) compiles proto3; its Go plugins are too old, so
 	# the plugins are pinned here and installed into $(go env GOPATH)/bin.

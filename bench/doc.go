@@ -2,7 +2,9 @@
 // the injection load generator (bench/inject), the fake DNS
 // (bench/fakedns), the shipped scenarios (bench/scenarios) and the runner
 // that plays them against a `sluice serve` child process and reports, with
-// the loopback-limit comparison (bench/run, `sluice bench`).
+// the comparison against the loopback limit and a private Postfix relay
+// (bench/run, bench/peers, `sluice bench`), and the multi-core scaling
+// bundle's script (bench/scaling, `make bench-static`).
 //
 // It is a client of Sluice from the outside: it may import the generated
 // protobuf client code, never the engine.

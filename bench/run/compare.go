@@ -2,133 +2,227 @@ package run
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"os"
-	"os/exec"
 	"strconv"
-	"text/tabwriter"
-	"time"
+	"strings"
 
+	"github.com/sluice-mta/sluice/bench/peers"
 	"github.com/sluice-mta/sluice/bench/scenarios"
-	"github.com/sluice-mta/sluice/bench/sink"
 )
 
 // DefaultSMTPSource is where Debian's postfix package puts smtp-source.
 const DefaultSMTPSource = "/usr/sbin/smtp-source"
 
-// Comparison is a scenario's run next to the loopback limit measured in the
-// same invocation.
+// Comparison is a scenario's run beside its peers, all measured in one
+// invocation, each delivering into a fresh sink that counts:
+//
+//	loopback limit  smtp-source -> sink                (no queue, no fsync)
+//	postfix         smtp-source -> Postfix relay -> sink (durable)
+//	sluice          smtp-source -> sluice serve  -> sink (durable)
+//	sluice          sluice inject -> sluice serve -> sink: the scenario as
+//	                written (its domains, per-connection count, latency)
+//
+// The three smtp-source rows send the same messages over the same sessions
+// (smtp-source puts every recipient in one domain, so both relays see one
+// destination); Ratios compares them.
 type Comparison struct {
+	Scenario string `json:"scenario"`
+	// Messages, SizeBytes, RcptsPerMsg and Sessions describe the load every
+	// row was offered.
+	Messages    int `json:"messages"`
+	SizeBytes   int `json:"size_bytes"`
+	RcptsPerMsg int `json:"rcpts_per_msg"`
+	Sessions    int `json:"sessions"`
+	// Limits are the delivery limits both relays got.
+	Limits DeliveryLimits `json:"delivery_limits"`
+
+	// Limit is smtp-source straight into a sink.
+	Limit Row `json:"loopback_limit"`
+	// Postfix is smtp-source into a private Postfix relay; nil when not
+	// asked for.
+	Postfix *Row `json:"postfix,omitempty"`
+	// SluiceSource is smtp-source into `sluice serve`.
+	SluiceSource Row `json:"sluice_smtp_source"`
+	// Sluice is the scenario run as `bench run` does, with Sluice's injector.
 	Sluice *Report `json:"sluice"`
-	// Limit is smtp-source straight into a sink: no queue, no fsync.
-	Limit Limit `json:"loopback_limit"`
-	// ShareOfLimit is Sluice's delivered msgs/s over Limit's msgs/s;
-	// ShareOfHalfLimit over half of it (an MTA both receives and sends, so
-	// half the loopback limit is its ceiling on one machine).
-	ShareOfLimit     float64 `json:"share_of_limit"`
-	ShareOfHalfLimit float64 `json:"share_of_half_limit"`
+
+	// Ratios are SluiceSource's delivered rate over the others';
+	// OwnInjector the same for Sluice.
+	Ratios      Ratios `json:"ratios"`
+	OwnInjector Ratios `json:"own_injector_ratios"`
+
+	// LoadStart and LoadEnd are the machine's 1-minute load average before
+	// and after: rates measured on a busy machine say less than CPU time.
+	LoadStart float64 `json:"load_avg_start"`
+	LoadEnd   float64 `json:"load_avg_end"`
 }
 
-// Limit is one smtp-source run into the sink.
-type Limit struct {
-	Command      string  `json:"command"`
-	Messages     int64   `json:"messages"`
-	Seconds      float64 `json:"seconds"`
-	MessagesPerS float64 `json:"msgs_per_s"`
-	SinkPerS     float64 `json:"sink_msgs_per_s"`
+// DeliveryLimits are the limits a relay honours toward one destination.
+type DeliveryLimits struct {
+	// Connections is the most parallel connections (Sluice:
+	// delivery.max_smtp_out; Postfix: smtp_destination_concurrency_limit).
+	Connections int `json:"connections"`
+	// MsgsPerConn is the most transactions on one connection.
+	MsgsPerConn int `json:"msgs_per_conn"`
+	// RcptsPerMsg is the most recipients in one transaction.
+	RcptsPerMsg int `json:"rcpts_per_msg"`
 }
 
-// Compare runs sc as Run does, then measures smtp-source (the binary at
-// source) sending the same count, size, recipients and sessions straight
-// into a fresh sink, with connection reuse.
-func Compare(ctx context.Context, sc scenarios.Scenario, opts Options, source string) (*Comparison, error) {
+// Ratios compare one delivered rate with the others. 0 when the other was
+// not measured.
+type Ratios struct {
+	// OverPostfix is Sluice's delivered msgs/s over Postfix's.
+	OverPostfix float64 `json:"over_postfix"`
+	// OverLimit is over the loopback limit's; OverHalfLimit over half of
+	// it (a relay both receives and sends, so half the loopback limit is
+	// its ceiling on one machine).
+	OverLimit     float64 `json:"over_limit"`
+	OverHalfLimit float64 `json:"over_half_limit"`
+	// CPUOverPostfix is Sluice's CPU time per message over Postfix's (all
+	// its processes): under 1, Sluice spends less. Less sensitive to other
+	// load on the machine than the rates.
+	CPUOverPostfix float64 `json:"cpu_over_postfix"`
+}
+
+// newRatios returns the ratios of rate (msgs/s) and cpu (s per 1,000
+// msgs) to postfix's and limit's rates; 0 for what was not measured.
+func newRatios(rate, cpu float64, postfix *Row, limit float64) Ratios {
+	var r Ratios
+	if postfix != nil && postfix.DeliveredPerS > 0 {
+		r.OverPostfix = rate / postfix.DeliveredPerS
+	}
+	if postfix != nil && postfix.CPUSPer1k > 0 {
+		r.CPUOverPostfix = cpu / postfix.CPUSPer1k
+	}
+	if limit > 0 {
+		r.OverLimit = rate / limit
+		r.OverHalfLimit = rate / (limit / 2)
+	}
+	return r
+}
+
+// CompareOptions say what Compare runs beside Sluice.
+type CompareOptions struct {
+	// SMTPSource is Postfix's smtp-source binary. Default
+	// DefaultSMTPSource.
+	SMTPSource string
+	// Postfix adds the Postfix relay row (needs Postfix and root).
+	Postfix bool
+}
+
+// Correct reports whether every row delivered everything exactly once.
+func (c *Comparison) Correct() bool {
+	ok := c.Limit.Complete && c.SluiceSource.Complete && c.Sluice != nil && c.Sluice.Correct
+	if c.Postfix != nil {
+		ok = ok && c.Postfix.Complete
+	}
+	return ok
+}
+
+// Compare measures the loopback limit, Postfix (with co.Postfix), Sluice
+// fed by smtp-source, then runs sc as Run does, in that order.
+func Compare(ctx context.Context, sc scenarios.Scenario, opts Options, co CompareOptions) (*Comparison, error) {
 	sc.SetDefaults()
 	if err := sc.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(source); err != nil {
+	if opts.Target != "" {
+		return nil, errors.New("run: compare starts its own servers: --target is not supported")
+	}
+	if co.SMTPSource == "" {
+		co.SMTPSource = DefaultSMTPSource
+	}
+	if _, err := os.Stat(co.SMTPSource); err != nil {
 		return nil, fmt.Errorf("run: smtp-source: %w (install Postfix: make bench-deps)", err)
 	}
-	rep, err := Run(ctx, sc, opts)
+	if co.Postfix {
+		if err := peers.Check(); err != nil {
+			return nil, fmt.Errorf("%w; or compare without it (--postfix=false)", err)
+		}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	lim, err := deliveryLimits(sc.Engine)
 	if err != nil {
+		return nil, fmt.Errorf("run: scenario %s: %w", sc.Name, err)
+	}
+	sc.Engine = withLimits(sc.Engine, lim) // both relays get the same, explicitly
+	size, _ := sc.SizeBytes()
+	c := &Comparison{Scenario: sc.Name, Messages: sc.Count, SizeBytes: size, RcptsPerMsg: sc.Rcpts,
+		Sessions: sc.Concurrency, Limits: lim}
+	src := sourceRunner{sc: sc, source: co.SMTPSource, log: opts.Logger}
+	c.LoadStart = loadAverage()
+
+	opts.Logger.Info("compare: loopback limit")
+	if c.Limit, err = src.limit(ctx); err != nil {
 		return nil, err
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if co.Postfix {
+		opts.Logger.Info("compare: postfix")
+		row, err := src.postfix(ctx, lim)
+		if err != nil {
+			return nil, err
+		}
+		c.Postfix = &row
 	}
-	lim, err := loopbackLimit(ctx, sc, source, log)
-	if err != nil {
+	opts.Logger.Info("compare: sluice fed by smtp-source")
+	if c.SluiceSource, err = src.sluice(ctx, opts); err != nil {
 		return nil, err
 	}
-	c := &Comparison{Sluice: rep, Limit: lim}
-	if lim.MessagesPerS > 0 {
-		c.ShareOfLimit = rep.DeliveredPerS / lim.MessagesPerS
-		c.ShareOfHalfLimit = 2 * c.ShareOfLimit
+	opts.Logger.Info("compare: sluice, the scenario as written")
+	if c.Sluice, err = Run(ctx, sc, opts); err != nil {
+		return nil, err
 	}
+	c.Ratios = newRatios(c.SluiceSource.DeliveredPerS, c.SluiceSource.CPUSPer1k, c.Postfix, c.Limit.DeliveredPerS)
+	c.OwnInjector = newRatios(c.Sluice.DeliveredPerS, c.Sluice.CPUSPer1k, c.Postfix, c.Limit.DeliveredPerS)
+	c.LoadEnd = loadAverage()
 	return c, nil
 }
 
-// sourceTimeout bounds one smtp-source run.
-const sourceTimeout = 5 * time.Minute
-
-// loopbackLimit runs smtp-source into a new sink and measures it.
-func loopbackLimit(ctx context.Context, sc scenarios.Scenario, source string, log *slog.Logger) (Limit, error) {
-	s := sink.New(sink.Config{Logger: log})
-	defer s.Close()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return Limit{}, fmt.Errorf("run: limit sink: %w", err)
-	}
-	go s.Serve(l)
-
-	size, _ := sc.SizeBytes()
-	args := []string{"-d", "-s", strconv.Itoa(sc.Concurrency), "-m", strconv.Itoa(sc.Count),
-		"-l", strconv.Itoa(size), "-f", "bench@sluice.test", "-t", "user@d0.test"}
-	if sc.Rcpts > 1 {
-		args = append(args, "-r", strconv.Itoa(sc.Rcpts))
-	}
-	args = append(args, l.Addr().String())
-	ctx, cancel := context.WithTimeout(ctx, sourceTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, source, args...)
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	d := time.Since(start)
-	if err != nil {
-		return Limit{}, fmt.Errorf("run: %s: %w: %s", cmd, err, out)
-	}
-	st := s.Stats()
-	lim := Limit{Command: cmd.String(), Messages: st.Messages, Seconds: d.Seconds(),
-		SinkPerS: st.MessagesPerSecond}
-	if d > 0 {
-		lim.MessagesPerS = float64(st.Messages) / d.Seconds()
+// deliveryLimits reads the scenario's delivery overrides, or Sluice's
+// defaults (configs/sluice.yaml) where it has none.
+func deliveryLimits(engine map[string]any) (DeliveryLimits, error) {
+	lim := DeliveryLimits{Connections: peers.DefaultConcurrency, MsgsPerConn: peers.DefaultMsgsPerConn,
+		RcptsPerMsg: peers.DefaultRcptsPerMsg}
+	d, _ := engine["delivery"].(map[string]any)
+	for key, p := range map[string]*int{"max_smtp_out": &lim.Connections,
+		"max_msg_per_connection": &lim.MsgsPerConn, "max_rcpt_per_msg": &lim.RcptsPerMsg} {
+		v, ok := d[key]
+		if !ok {
+			continue
+		}
+		n, ok := v.(int)
+		if !ok || n < 1 {
+			return lim, fmt.Errorf("engine.delivery.%s must be a positive integer to compare, got %v", key, v)
+		}
+		*p = n
 	}
 	return lim, nil
 }
 
-// WriteTable writes the Sluice report, the limit and the share.
-func (c *Comparison) WriteTable(w io.Writer) error {
-	if err := c.Sluice.WriteTable(w); err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "loopback limit\t%.0f msgs/s (%d msgs in %.2f s: %s)\n",
-		c.Limit.MessagesPerS, c.Limit.Messages, c.Limit.Seconds, c.Limit.Command)
-	fmt.Fprintf(tw, "sluice share\t%.1f%% of the limit, %.1f%% of half the limit\n",
-		100*c.ShareOfLimit, 100*c.ShareOfHalfLimit)
-	return tw.Flush()
+// withLimits returns a copy of engine with lim as its delivery limits.
+func withLimits(engine map[string]any, lim DeliveryLimits) map[string]any {
+	out := map[string]any{}
+	merge(out, engine)
+	merge(out, map[string]any{"delivery": map[string]any{"max_smtp_out": lim.Connections,
+		"max_msg_per_connection": lim.MsgsPerConn, "max_rcpt_per_msg": lim.RcptsPerMsg}})
+	return out
 }
 
-// WriteJSONFile writes the comparison as JSON to path.
-func (c *Comparison) WriteJSONFile(path string) error {
-	b, err := json.MarshalIndent(c, "", "  ")
+// loadAverage returns the 1-minute load average, or 0 if unknown.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
-		return err
+		return 0
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }

@@ -43,6 +43,12 @@
 // run by the scenario's Timeout, the stop); nothing listens or dials beyond
 // 127.0.0.1; the temp dir is removed unless Options.Dir was given.
 //
+// Compare (`sluice bench compare`) measures, each into a fresh sink, the
+// loopback limit (smtp-source straight in), a private Postfix relay
+// (bench/peers) and `sluice serve` fed by the same smtp-source load, then
+// runs the scenario; every rate is the sink's, from the first injection to
+// the last delivery. LoadScaling summarises runs at several core counts.
+//
 // The sink counts DSNs the engine sends to the injector's sender
 // (@sluice.test) apart, so that bounces do not look like deliveries or
 // duplicates.

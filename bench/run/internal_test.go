@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -97,16 +98,18 @@ func TestReadProc_Self(t *testing.T) {
 
 func TestLoopbackLimit_SmtpSourceIntoSink(t *testing.T) {
 	if _, err := os.Stat(DefaultSMTPSource); err != nil {
-		t.Skipf("no smtp-source: %v", err)
+		t.Skipf("no smtp-source (install Postfix: make bench-deps): %v", err)
 	}
-	sc := scenarios.Scenario{Name: "lim", Count: 300, Size: "1KB", Rcpts: 2, Concurrency: 4}
+	sc := scenarios.Scenario{Name: "lim", Count: 300, Size: "1KB", Rcpts: 2, Concurrency: 4, Timeout: 20 * time.Second}
 	sc.SetDefaults()
-	lim, err := loopbackLimit(context.Background(), sc, DefaultSMTPSource, slog.New(slog.DiscardHandler))
+	r := sourceRunner{sc: sc, source: DefaultSMTPSource, log: slog.New(slog.DiscardHandler)}
+	row, err := r.limit(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lim.Messages != 300 || lim.MessagesPerS <= 0 || !strings.Contains(lim.Command, "-r 2") {
-		t.Errorf("limit = %+v, want 300 messages at a positive rate with -r 2", lim)
+	if row.Messages != 300 || row.Recipients != 600 || !row.Complete || row.DeliveredPerS <= 0 ||
+		!strings.Contains(row.Command, "-r 2") {
+		t.Errorf("limit = %+v, want 300 messages, 600 distinct recipients at a positive rate with -r 2", row)
 	}
 }
 

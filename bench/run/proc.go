@@ -16,9 +16,13 @@ const clockTicks = 100
 // procSample is what /proc says about a process at one moment.
 type procSample struct {
 	CPUSeconds float64 // user + system time so far
-	RSSBytes   int64   // VmRSS: resident now
-	HWMBytes   int64   // VmHWM: the peak resident set so far
-	WriteBytes int64   // write_bytes of /proc/<pid>/io: bytes sent to the storage layer
+	// ChildCPUSeconds is the user + system time of the children it has
+	// waited for (cutime + cstime).
+	ChildCPUSeconds float64
+	PPID            int   // parent's pid
+	RSSBytes        int64 // VmRSS: resident now
+	HWMBytes        int64 // VmHWM: the peak resident set so far
+	WriteBytes      int64 // write_bytes of /proc/<pid>/io: bytes sent to the storage layer
 }
 
 // readProc samples process pid from /proc.
@@ -35,15 +39,20 @@ func readProc(pid int) (procSample, error) {
 		return ps, fmt.Errorf("run: /proc/%d/stat: no ')'", pid)
 	}
 	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return ps, fmt.Errorf("run: /proc/%d/stat: %d fields", pid, len(f))
 	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
-	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
-	if err1 != nil || err2 != nil {
-		return ps, fmt.Errorf("run: /proc/%d/stat: bad utime %q or stime %q", pid, f[11], f[12])
+	var t [4]int64 // utime, stime, cutime, cstime: fields 14 to 17
+	for i := range t {
+		n, err := strconv.ParseInt(f[11+i], 10, 64)
+		if err != nil {
+			return ps, fmt.Errorf("run: /proc/%d/stat: bad field %d %q", pid, 14+i, f[11+i])
+		}
+		t[i] = n
 	}
-	ps.CPUSeconds = float64(utime+stime) / clockTicks
+	ps.CPUSeconds = float64(t[0]+t[1]) / clockTicks
+	ps.ChildCPUSeconds = float64(t[2]+t[3]) / clockTicks
+	ps.PPID, _ = strconv.Atoi(f[1]) // field 4
 
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -74,4 +83,31 @@ func statusKB(status []byte, name string) int64 {
 		}
 	}
 	return 0
+}
+
+// treeCPUSeconds returns the CPU time of process pid, of the children it
+// has waited for, and of its live children (and theirs): what a server
+// made of a master and short-lived workers (Postfix) has used so far.
+func treeCPUSeconds(pid int) (float64, error) {
+	root, err := readProc(pid)
+	if err != nil {
+		return 0, err
+	}
+	total := root.CPUSeconds + root.ChildCPUSeconds
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, fmt.Errorf("run: list processes: %w", err)
+	}
+	for _, e := range ents {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		p, err := readProc(child)
+		if err != nil || p.PPID != pid { // gone since the listing, or not ours
+			continue
+		}
+		total += p.CPUSeconds + p.ChildCPUSeconds
+	}
+	return total, nil
 }

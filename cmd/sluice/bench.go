@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -21,7 +22,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Run benchmark scenarios against Sluice on loopback (sink, fake DNS, serve)",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchRunCmd(), newBenchListCmd(), newBenchCompareCmd())
+	cmd.AddCommand(newBenchRunCmd(), newBenchListCmd(), newBenchCompareCmd(), newBenchScalingCmd())
 	return cmd
 }
 
@@ -168,18 +169,28 @@ func newBenchListCmd() *cobra.Command {
 
 func newBenchCompareCmd() *cobra.Command {
 	var (
-		bf     benchFlags
-		source string
+		bf benchFlags
+		co run.CompareOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "compare SCENARIO",
-		Short: "Run a scenario, then measure smtp-source straight into the sink (the loopback limit), and compare",
-		Long: `Run a scenario as 'bench run' does, then measure the loopback limit in the same
-run: Postfix's smtp-source sending the same number and size of messages
-straight into a sink (no queue), with connection reuse. Prints Sluice's
-delivered msgs/s as a share of that limit.
+		Short: "Run a scenario beside the loopback limit and a Postfix relay, and print the ratios",
+		Long: `Measure, in one run and each into a fresh sink that counts:
 
-  sluice bench compare small`,
+  loopback limit  smtp-source -> sink (no queue at all)
+  postfix         smtp-source -> a private Postfix relay -> sink (durable)
+  sluice          smtp-source -> sluice serve -> sink (durable)
+  sluice          the scenario as 'bench run' runs it (Sluice's own injector)
+
+The smtp-source rows send the scenario's count, size and recipients over its
+sessions. Postfix runs as a private instance under a temp dir (config, queue
+and data directories of its own, its own port on 127.0.0.1), relaying to the
+sink with Sluice's delivery limits; bench/peers/postfix.sh sets it up. It
+needs Postfix installed (make bench-deps) and root; --postfix=false leaves
+it out. Prints every row and Sluice's delivered msgs/s over Postfix's, over
+the loopback limit and over half of it (--json FILE for all of it).
+
+  sluice bench compare small --json compare-small.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sc, err := bf.load(args[0])
@@ -188,25 +199,62 @@ delivered msgs/s as a share of that limit.
 			}
 			ctx, stop := signalContext(cmd)
 			defer stop()
-			cmp, err := run.Compare(ctx, sc, bf.opts, source)
+			c, err := run.Compare(ctx, sc, bf.opts, co)
 			if err != nil {
 				return err
 			}
-			if err := cmp.WriteTable(cmd.OutOrStdout()); err != nil {
+			if err := c.WriteTable(cmd.OutOrStdout()); err != nil {
 				return err
 			}
 			if bf.jsonPath != "" {
-				if err := cmp.WriteJSONFile(bf.jsonPath); err != nil {
+				if err := c.WriteJSONFile(bf.jsonPath); err != nil {
 					return err
 				}
 			}
-			if !cmp.Sluice.Correct {
-				return &exitError{code: 1, err: fmt.Errorf("bench %s: accounting does not add up or timed out", sc.Name)}
+			if !c.Correct() {
+				return &exitError{code: 1, err: fmt.Errorf("bench compare %s: a row did not deliver everything exactly once", sc.Name)}
 			}
 			return nil
 		},
 	}
 	bf.register(cmd)
-	cmd.Flags().StringVar(&source, "smtp-source", run.DefaultSMTPSource, "Postfix smtp-source binary")
+	cmd.Flags().StringVar(&co.SMTPSource, "smtp-source", run.DefaultSMTPSource, "Postfix smtp-source binary")
+	cmd.Flags().BoolVar(&co.Postfix, "postfix", true, "also measure a private Postfix relay (needs Postfix and root)")
+	return cmd
+}
+
+func newBenchScalingCmd() *cobra.Command {
+	var jsonPath string
+	cmd := &cobra.Command{
+		Use:   "scaling REPORT...",
+		Short: "Summarise 'bench run' reports taken at several core counts (SCENARIO-Ncores.json)",
+		Long: `Read 'bench run --json' reports named SCENARIO-Ncores.json (the server had N
+cores) and print, per scenario and core count, delivered msgs/s, the speed-up
+over the fewest cores measured, and the server's CPU seconds per 1,000
+messages. The bench bundle's scale.sh (make bench-static) writes such reports.
+
+  sluice bench scaling out/small-1cores.json out/small-2cores.json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pts, err := run.LoadScaling(args)
+			if err != nil {
+				return err
+			}
+			if err := run.WriteScalingTable(cmd.OutOrStdout(), pts); err != nil {
+				return err
+			}
+			if jsonPath != "" {
+				b, err := json.MarshalIndent(pts, "", "  ")
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(jsonPath, append(b, '\n'), 0o644); err != nil {
+					return fmt.Errorf("bench scaling: %w", err)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&jsonPath, "json", "", "also write the summary as JSON to this file")
 	return cmd
 }
