@@ -32,9 +32,12 @@
 //
 //   - When Put returns an ID, the body, envelope and every recipient entry are in the
 //     Pebble WAL and fsynced (one batch, pebble.Sync): a crash, kill -9 or power loss
-//     after that loses none of it. Complete and Reschedule are also single synced
-//     batches: after they return, the change survives a crash; before, the old state
-//     does (so a recipient is delivered at least once, maybe twice, never zero times).
+//     after that loses none of it. Reschedule is also a single synced batch: after it
+//     returns, the change survives a crash; before, the old state does. Complete is a
+//     single batch that is not synced on its own: the next synced commit, or the lazy
+//     syncer within Options.CompletionSyncDelay (50 ms), makes it durable, and a crash
+//     before that brings the recipients back. Either way a recipient is delivered at
+//     least once, maybe twice, never zero times.
 //   - Each pending recipient has exactly one q/ key and one r/ key naming it. A message
 //     has m/ and e/ keys while, and only while, it has at least one r/ key.
 //   - The in-memory counters (Stats, Queues, per-message remaining counts) equal what
@@ -60,10 +63,11 @@
 //
 // # Never
 //
-//   - Never acknowledge, or write, with pebble.NoSync: every Put, Complete and
-//     Reschedule commits with pebble.Sync. (The event log is the exception: it
-//     is appended with NoSync just before the synced write of the same
-//     outcome, whose fsync covers it; see events.go.)
+//   - Never acknowledge, or write, with pebble.NoSync: every Put and Reschedule
+//     commits with pebble.Sync. The exceptions lose nothing a sender was told:
+//     Complete (see lazysync.go: a lost removal means a second delivery) and the
+//     event log, appended with NoSync just before the write of the same outcome,
+//     whose sync covers it (events.go).
 //   - Never hold a lock shared by unrelated messages across Commit: that would defeat
 //     group commit. (A Put holds only its new message's stripe, one of 4096, so two
 //     Puts wait on each other only when their IDs' hashes collide.)

@@ -14,6 +14,8 @@ const (
 	DefaultBallastSize = 256 << 20
 	// DefaultMemTableSize is the Pebble memtable size (bytes).
 	DefaultMemTableSize = 64 << 20
+	// DefaultCompletionSyncDelay is the default Options.CompletionSyncDelay.
+	DefaultCompletionSyncDelay = 50 * time.Millisecond
 	// DefaultFreeSpaceInterval is how long (wall time) a free-space reading is reused.
 	DefaultFreeSpaceInterval = time.Second
 )
@@ -31,6 +33,12 @@ type Options struct {
 	// for space, since finishing mail is how space comes back.
 	// Default 2 GiB (DefaultMinFreeSpace). A negative value disables the check (tests only).
 	MinFreeSpace int64
+
+	// CompletionSyncDelay bounds how long Complete's removal of delivered or
+	// bounced recipients may wait for a WAL fsync (the next synced commit of
+	// anything usually comes first). A crash inside that window brings those
+	// recipients back, to be delivered again. Default 50ms.
+	CompletionSyncDelay time.Duration
 
 	// FreeSpaceInterval is how long a free-space reading is reused before statfs is
 	// called again. Default 1s. It uses the wall clock, not Clock: it paces I/O.
@@ -82,6 +90,9 @@ func (o *Options) EnsureDefaults() *Options {
 	}
 	if o.FreeSpaceInterval <= 0 {
 		o.FreeSpaceInterval = DefaultFreeSpaceInterval
+	}
+	if o.CompletionSyncDelay <= 0 {
+		o.CompletionSyncDelay = DefaultCompletionSyncDelay
 	}
 	if o.BallastSize == 0 {
 		o.BallastSize = DefaultBallastSize

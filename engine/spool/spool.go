@@ -38,6 +38,7 @@ type Spool struct {
 	space spaceGuard
 	ids   idGen
 	syncs atomic.Int64 // WAL syncs, counted by syncCountingFS
+	lazy  lazySync     // the deferred sync of Complete's commits
 	// oldestHint is an ID at or below the oldest pending message (oldest.go).
 	oldestHint atomic.Value
 
@@ -90,6 +91,7 @@ func Open(opts Options) (*Spool, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	s.startLazySync()
 	c := &s.mu.counters
 	s.log.Info("spool: opened", "dir", opts.Dir, "messages", c.messages, "recipients", c.recipients,
 		"queues", len(c.queues), "read_only", opts.ReadOnly)
@@ -199,6 +201,9 @@ func (s *Spool) Close() error {
 	}
 	for s.inflight.Load() > 0 {
 		<-s.idle
+	}
+	if err := s.stopLazySync(); err != nil {
+		s.log.Warn("spool: final WAL sync", "err", err)
 	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("spool: close %s: %w", s.opts.Dir, err)

@@ -79,9 +79,12 @@ func (s *Spool) Complete(rs []Recipient) error {
 			_ = b.Delete(envelopeKey(id), nil)
 		}
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	// NB: not synced here: see lazySync. Until the WAL is synced a crash may
+	// bring the recipients back, and they are delivered again.
+	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("spool: complete %d recipients: %w", len(removed), err)
 	}
+	s.unsynced()
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
