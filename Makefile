@@ -50,7 +50,7 @@ unit:
 
 ## crash-test: the kill -9 crash test for many cycles (CYCLES=100 by default)
 crash-test:
-	SLUICE_CRASH_CYCLES=$(CYCLES) $(GO) test -run TestCrash -count=1 -timeout 60m -v ./cmd/sluice/
+	SLUICE_CRASH_CYCLES=$(CYCLES) $(GO) test -run TestReliability01 -count=1 -timeout 60m -v ./cmd/sluice/
 
 ## bench-spool: spool Put benchmarks (1 KB and 100 KB, 1..256 writers) and raw fsync
 bench-spool:
