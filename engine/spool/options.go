@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Defaults for Options. The Pebble figures were chosen by measurement; see BENCH.md.
@@ -45,6 +47,13 @@ type Options struct {
 	// logs that at Error level. Default 256 MiB (DefaultBallastSize); negative disables it.
 	BallastSize int64
 
+	// FS is the file system the store lives on. Default vfs.Default (the
+	// operating system's). Tests pass Pebble's crashable in-memory FS
+	// (vfs.NewCrashableMem, to simulate power loss) or an error-injecting
+	// wrapper. On any FS other than vfs.Default no ballast file is made, and
+	// the free-space check asks FS.GetDiskUsage.
+	FS vfs.FS
+
 	// ReadOnly opens the store for offline inspection (`sluice spool inspect`): nothing
 	// is written, no ballast is made, and Put, Complete and Reschedule return ErrReadOnly.
 	ReadOnly bool
@@ -85,6 +94,9 @@ func (o *Options) EnsureDefaults() *Options {
 	}
 	if o.BallastSize == 0 {
 		o.BallastSize = DefaultBallastSize
+	}
+	if o.FS == nil {
+		o.FS = vfs.Default
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

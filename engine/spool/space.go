@@ -30,8 +30,11 @@ type spaceGuard struct {
 	low     bool // last verdict, to log transitions once
 }
 
-func freeBytes(dir string) (int64, error) {
-	u, err := vfs.Default.GetDiskUsage(dir)
+func freeBytes(dir string) (int64, error) { return freeBytesOn(vfs.Default, dir) }
+
+// freeBytesOn returns the bytes available to the spool on fs at dir.
+func freeBytesOn(fs vfs.FS, dir string) (int64, error) {
+	u, err := fs.GetDiskUsage(dir)
 	if err != nil {
 		return 0, err
 	}

@@ -38,6 +38,7 @@ type Spool struct {
 	space spaceGuard
 	ids   idGen
 	syncs atomic.Int64 // WAL syncs, counted by syncCountingFS
+	scans scanStats    // work of queue reads (read.go)
 
 	// inflight counts operations between enter and exit; Close sets closed and then
 	// waits for inflight to drain, so Pebble is never used after it is closed (it
@@ -70,13 +71,16 @@ func Open(opts Options) (*Spool, error) {
 	}
 	s := &Spool{opts: opts, log: opts.Logger, seed: maphash.MakeSeed(), idle: make(chan struct{}, 1)}
 	s.mu.counters = newCounters()
-	s.space = spaceGuard{dir: opts.Dir, min: opts.MinFreeSpace, interval: opts.FreeSpaceInterval, log: s.log, statfs: freeBytes}
+	s.space = spaceGuard{dir: opts.Dir, min: opts.MinFreeSpace, interval: opts.FreeSpaceInterval, log: s.log,
+		statfs: func(dir string) (int64, error) { return freeBytesOn(opts.FS, dir) }}
 	if !opts.ReadOnly {
-		if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+		if err := opts.FS.MkdirAll(opts.Dir, 0o750); err != nil {
 			return nil, fmt.Errorf("spool: open %s: %w", opts.Dir, err)
 		}
-		if err := ensureBallast(opts.Dir, opts.BallastSize, opts.MinFreeSpace, s.log); err != nil {
-			return nil, err
+		if opts.FS == vfs.Default {
+			if err := ensureBallast(opts.Dir, opts.BallastSize, opts.MinFreeSpace, s.log); err != nil {
+				return nil, err
+			}
 		}
 	}
 	db, err := pebble.Open(opts.Dir, s.pebbleOptions())
@@ -102,8 +106,8 @@ func (s *Spool) pebbleOptions() *pebble.Options {
 		ReadOnly:                    s.opts.ReadOnly,
 		FormatMajorVersion:          pebble.FormatNewest,
 	}
-	var fs vfs.FS = syncCountingFS{FS: vfs.Default, syncs: &s.syncs}
-	if !s.opts.ReadOnly && s.opts.BallastSize > 0 {
+	var fs vfs.FS = syncCountingFS{FS: s.opts.FS, syncs: &s.syncs}
+	if !s.opts.ReadOnly && s.opts.BallastSize > 0 && s.opts.FS == vfs.Default {
 		// NB: Pebble exits the process on a failed WAL write. On ENOSPC this wrapper
 		// deletes the ballast and retries the write once, which buys the room to drain.
 		dir, log := s.opts.Dir, s.log
