@@ -34,6 +34,10 @@ type Options struct {
 	// Default 2 GiB (DefaultMinFreeSpace). A negative value disables the check (tests only).
 	MinFreeSpace int64
 
+	// HealthInterval is how often a probe writes and syncs a small file in Dir
+	// to notice a failing disk (Healthy). Default 1s; negative disables it.
+	HealthInterval time.Duration
+
 	// FreeSpaceInterval is how long a free-space reading is reused before statfs is
 	// called again. Default 1s. It uses the wall clock, not Clock: it paces I/O.
 	FreeSpaceInterval time.Duration
@@ -94,6 +98,9 @@ func (o *Options) EnsureDefaults() *Options {
 	}
 	if o.BallastSize == 0 {
 		o.BallastSize = DefaultBallastSize
+	}
+	if o.HealthInterval == 0 {
+		o.HealthInterval = time.Second
 	}
 	if o.FS == nil {
 		o.FS = vfs.Default

@@ -40,6 +40,11 @@ type Spool struct {
 	syncs atomic.Int64 // WAL syncs, counted by syncCountingFS
 	scans scanStats    // work of queue reads (read.go)
 
+	// ioErr is the storage failure in force, nil while healthy (health.go);
+	// healthStop ends healthLoop, which closes healthDone.
+	ioErr                  atomic.Pointer[error]
+	healthStop, healthDone chan struct{}
+
 	// inflight counts operations between enter and exit; Close sets closed and then
 	// waits for inflight to drain, so Pebble is never used after it is closed (it
 	// would panic). NB: not an RWMutex: a callback (Recipients' fn) may call back
@@ -77,6 +82,9 @@ func Open(opts Options) (*Spool, error) {
 		if err := opts.FS.MkdirAll(opts.Dir, 0o750); err != nil {
 			return nil, fmt.Errorf("spool: open %s: %w", opts.Dir, err)
 		}
+		if err := syncParents(opts.FS, opts.Dir); err != nil {
+			return nil, fmt.Errorf("spool: open %s: %w", opts.Dir, err)
+		}
 		if opts.FS == vfs.Default {
 			if err := ensureBallast(opts.Dir, opts.BallastSize, opts.MinFreeSpace, s.log); err != nil {
 				return nil, err
@@ -92,10 +100,38 @@ func Open(opts Options) (*Spool, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	if !opts.ReadOnly && opts.HealthInterval > 0 {
+		s.healthStop, s.healthDone = make(chan struct{}), make(chan struct{})
+		go s.healthLoop(opts.HealthInterval)
+	}
 	c := &s.mu.counters
 	s.log.Info("spool: opened", "dir", opts.Dir, "messages", c.messages, "recipients", c.recipients,
 		"queues", len(c.queues), "read_only", opts.ReadOnly)
 	return s, nil
+}
+
+// syncParents fsyncs each directory above dir, so that a spool directory
+// Open has just created survives a power cut (Pebble syncs only dir
+// itself). Found by the power-loss test (TestReliability04_SMTP250OnlyAfterSync).
+func syncParents(fs vfs.FS, dir string) error {
+	for d := dir; ; {
+		parent := fs.PathDir(d)
+		if parent == d || parent == "" || parent == "." {
+			return nil
+		}
+		f, err := fs.OpenDir(parent)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", parent, err)
+		}
+		d = parent
+	}
 }
 
 func (s *Spool) pebbleOptions() *pebble.Options {
@@ -105,6 +141,7 @@ func (s *Spool) pebbleOptions() *pebble.Options {
 		MemTableStopWritesThreshold: s.opts.MemTableStopWritesThreshold,
 		ReadOnly:                    s.opts.ReadOnly,
 		FormatMajorVersion:          pebble.FormatNewest,
+		EventListener:               s.eventListener(),
 	}
 	var fs vfs.FS = syncCountingFS{FS: s.opts.FS, syncs: &s.syncs}
 	if !s.opts.ReadOnly && s.opts.BallastSize > 0 && s.opts.FS == vfs.Default {
@@ -198,6 +235,10 @@ func (s *Spool) scan(prefix []byte, fn func(k, v []byte) error) error {
 func (s *Spool) Close() error {
 	if s.closed.Swap(true) {
 		return ErrClosed
+	}
+	if s.healthStop != nil {
+		close(s.healthStop)
+		<-s.healthDone
 	}
 	for s.inflight.Load() > 0 {
 		<-s.idle
