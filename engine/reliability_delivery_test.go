@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/sluice-mta/sluice/bench/fakedns"
 	"github.com/sluice-mta/sluice/configs"
 	"github.com/sluice-mta/sluice/engine/dsn"
 )
@@ -90,4 +92,26 @@ func TestReliability11_DNSTimeout_Defers(t *testing.T) {
 	w.dns.Clear("slowdns.test")
 	w.clock.Advance(6 * time.Minute)
 	waitFor(t, "delivery after DNS answers", func() bool { return w.sink.Stats().Recipients == 1 })
+}
+
+// TestReliability10_FirstMXDead_DeliveredViaSecond is row 10 end to end:
+// the domain's preferred MX (10) resolves to an address where nothing
+// listens, the second (20) to the receiver. The message is delivered on
+// the first attempt, through the second MX, without a retry or a DSN.
+// (engine/deliver's TestPool_FirstMXDead_FallsBackToNextHost checks the
+// same inside the connection pool.)
+func TestReliability10_FirstMXDead_DeliveredViaSecond(t *testing.T) {
+	w := newWorld(t, 0)
+	w.dns.SetMX("twomx.test", time.Hour, fakedns.MX{Host: "dead.twomx.test", Pref: 10}, fakedns.MX{Host: "live.twomx.test", Pref: 20})
+	w.dns.SetA("dead.twomx.test", time.Hour, netip.MustParseAddr("127.0.0.2"))
+	w.dns.SetA("live.twomx.test", time.Hour, netip.MustParseAddr("127.0.0.1"))
+	e := w.engine(t, t.TempDir(), nil)
+	defer e.Close()
+	submit(t, e, "m@sender.example", "u@twomx.test")
+	// The clock never moves: a delivery that needed a retry would never come.
+	waitFor(t, "delivery via the second MX", func() bool { return w.sink.Stats().Recipients == 1 })
+	waitFor(t, "an empty spool", func() bool { return e.SpoolStats().Recipients == 0 })
+	if w.capture.count() != 0 {
+		t.Fatal("a DSN for a message the second MX took")
+	}
 }
