@@ -89,11 +89,17 @@ func injectUntilRefused(ctx context.Context, addr, tag string, done func(id stri
 	for seq := 0; ctx.Err() == nil; {
 		c, err := smtp.Dial(addr)
 		if err != nil {
+			return // refused: the listener is closed
+		}
+		// The greeting first: a connection still in the kernel's backlog when
+		// the listener closes is reset unanswered, and carried no message.
+		if err := c.Hello("client.test"); err != nil {
 			var se *smtp.SMTPError
 			if errors.As(err, &se) {
-				done("", 0, err) // a greeting reply that is not 220
+				done("", 0, err) // 421 at the greeting
 			}
-			return // refused: the listener is closed
+			c.Close()
+			return
 		}
 		for ctx.Err() == nil {
 			seq++
