@@ -15,7 +15,7 @@ import (
 )
 
 // TestReliability05_DiskNearlyFull_452ThenRestartLosesNothing is row 5 on
-// a real small file system: a 96 MiB tmpfs (mounted when running as root;
+// a real small file system: a 256 MiB tmpfs (mounted when running as root;
 // otherwise the test skips, and the spool's own quota-FS test,
 // TestReliability05_QuotaFS_LowSpaceBeforeENOSPC, still runs). 100 KB
 // messages go in until the node answers 452 4.3.1; it must do so while
@@ -26,11 +26,11 @@ func TestReliability05_DiskNearlyFull_452ThenRestartLosesNothing(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a tmpfs (needs root): %v: %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
-	t.Log("ran on a 96 MiB tmpfs")
+	t.Log("ran on a 256 MiB tmpfs")
 	smtpAddr, httpAddr := freeAddr(t), freeAddr(t)
 	config := writeConfig(t, dir, smtpAddr, httpAddr, "delivery: {hold: true}\n")
 	data, _ := os.ReadFile(config)
@@ -65,9 +65,12 @@ func TestReliability05_DiskNearlyFull_452ThenRestartLosesNothing(t *testing.T) {
 		c.Close()
 	}
 	if refusal == nil {
-		t.Fatalf("2000 x 100 KB accepted on a 96 MiB file system: never 452")
+		t.Fatalf("2000 x 100 KB accepted on a 256 MiB file system: never 452")
 	}
 	t.Logf("%d messages accepted, then %v", len(acked), refusal)
+	if out, err := exec.Command("du", "-a", "-k", dir).CombinedOutput(); err == nil {
+		t.Logf("after the 452:\n%s", out)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "spool", spool.BallastName)); err != nil {
 		t.Errorf("the ballast is gone: the disk filled before the 452: %v", err)
 	}

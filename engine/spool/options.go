@@ -29,7 +29,9 @@ type Options struct {
 
 	// MinFreeSpace is the free space, in bytes, that the file system holding Dir must
 	// keep: Put returns ErrLowSpace while fewer bytes are free (as seen by statfs,
-	// re-read at most every FreeSpaceInterval). Complete and Reschedule are never refused
+	// re-read at most every FreeSpaceInterval, and at once after Pebble starts a WAL file),
+	// plus room for Pebble's next WAL file, which it preallocates at 110% of
+	// MemTableSize. Complete and Reschedule are never refused
 	// for space, since finishing mail is how space comes back.
 	// Default 2 GiB (DefaultMinFreeSpace). A negative value disables the check (tests only).
 	MinFreeSpace int64

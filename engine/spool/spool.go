@@ -76,7 +76,8 @@ func Open(opts Options) (*Spool, error) {
 	}
 	s := &Spool{opts: opts, log: opts.Logger, seed: maphash.MakeSeed(), idle: make(chan struct{}, 1)}
 	s.mu.counters = newCounters()
-	s.space = spaceGuard{dir: opts.Dir, min: opts.MinFreeSpace, interval: opts.FreeSpaceInterval, log: s.log,
+	s.space = spaceGuard{dir: opts.Dir, min: opts.MinFreeSpace, reserve: walReserve(opts.MemTableSize),
+		interval: opts.FreeSpaceInterval, log: s.log,
 		statfs: func(dir string) (int64, error) { return freeBytesOn(opts.FS, dir) }}
 	if !opts.ReadOnly {
 		if err := opts.FS.MkdirAll(opts.Dir, 0o750); err != nil {
@@ -143,7 +144,7 @@ func (s *Spool) pebbleOptions() *pebble.Options {
 		FormatMajorVersion:          pebble.FormatNewest,
 		EventListener:               s.eventListener(),
 	}
-	var fs vfs.FS = syncCountingFS{FS: s.opts.FS, syncs: &s.syncs}
+	var fs vfs.FS = syncCountingFS{FS: s.opts.FS, syncs: &s.syncs, created: s.space.invalidate}
 	if !s.opts.ReadOnly && s.opts.BallastSize > 0 && s.opts.FS == vfs.Default {
 		// NB: Pebble exits the process on a failed WAL write. On ENOSPC this wrapper
 		// deletes the ballast and retries the write once, which buys the room to drain.
