@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -161,5 +162,21 @@ func waitHealthy(t *testing.T, eng *engine.Engine, want bool) {
 			t.Fatalf("spool healthy = %v after 30 s, want %v", eng.Healthy() == nil, want)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestReliability27_RESTBodyOverLimit_413 is row 27's limit at the REST
+// gateway: a body over MaxRequestBytes is answered 413 (with the usual JSON
+// error), not 400, and nothing is queued.
+func TestReliability27_RESTBodyOverLimit_413(t *testing.T) {
+	env := testServer(t, nil, func(o *Options) { o.MaxRequestBytes = 4096 })
+	body := `{"from": "a@shop.example", "recipients": [{"address": "b@x.test"}], "content": {"text": "` +
+		strings.Repeat("x", 8192) + `"}}`
+	code, out := post(t, env.url+"/v1/messages", "Bearer "+keyInject, body)
+	if code != http.StatusRequestEntityTooLarge || !strings.Contains(string(out), "too large") {
+		t.Fatalf("got HTTP %d %s, want 413", code, out)
+	}
+	if len(env.sub.submissions()) != 0 {
+		t.Fatal("queued")
 	}
 }
