@@ -20,7 +20,8 @@ import (
 // and each cycle restarts on the spool the last one crashed, so recovery
 // after a crash is exercised too. At the end a last node runs until every
 // recipient that got a 250 or an HTTP 200 has reached the receiver: one
-// acknowledged recipient missing fails the test.
+// acknowledged recipient missing fails the test, and so do more duplicates
+// than recipients in flight at the kills (see row 2).
 //
 // SLUICE_CRASH_CYCLES sets the number of cycles (5; 100 under SLUICE_SOAK=1).
 func TestReliability01_KillDuringInjection_EveryAckedDelivered(t *testing.T) {
@@ -34,6 +35,7 @@ func TestReliability01_KillDuringInjection_EveryAckedDelivered(t *testing.T) {
 	config := writeConfig(t, dir, smtpAddr, httpAddr, world.yaml("[1s]"))
 	var mu sync.Mutex
 	acked := map[string]bool{} // recipient address -> acknowledged
+	inFlight := 0              // recipients at the receiver but still queued, at the kills
 	ack := func(addrs ...string) {
 		mu.Lock()
 		for _, a := range addrs {
@@ -61,6 +63,8 @@ func TestReliability01_KillDuringInjection_EveryAckedDelivered(t *testing.T) {
 		n.kill()
 		cancel()
 		wg.Wait()
+		time.Sleep(200 * time.Millisecond) // let the receiver finish what was sent before the kill
+		inFlight += inFlightAtKill(t, n.spoolDir, world.rec)
 	}
 	if len(acked) == 0 {
 		t.Fatal("no message was acknowledged: the test proved nothing")
@@ -87,10 +91,14 @@ func TestReliability01_KillDuringInjection_EveryAckedDelivered(t *testing.T) {
 			dup += d - 1
 		}
 	}
-	summaryRow(t, "01 kill -9 during injection", cycles, len(acked), delivered, len(missing), dup, "recipients, SMTP+REST")
+	summaryRow(t, "01 kill -9 during injection", cycles, len(acked), delivered, len(missing), dup,
+		fmt.Sprintf("recipients, SMTP+REST; in flight at kills %d", inFlight))
 	if len(missing) > 0 {
 		t.Fatalf("%d of %d acknowledged recipients never delivered after %d kill -9 cycles, e.g. %v",
 			len(missing), len(acked), cycles, missing[:min(5, len(missing))])
+	}
+	if dup > inFlight {
+		t.Fatalf("%d duplicate deliveries, more than the %d recipients in flight at the kills", dup, inFlight)
 	}
 }
 
