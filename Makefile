@@ -9,7 +9,7 @@ CYCLES   ?= 100
 # Packages whose tests exercise concurrency run under the race detector.
 RACE_PKGS := ./...
 
-.PHONY: all build build-static run test docs test-deps bench-deps fmt-check vet unit crash-test bench bench-compare bench-static bench-spool bench-inject clean proto
+.PHONY: all build build-static run test docs test-deps bench-deps fmt-check vet unit crash-test soak bench bench-compare bench-static bench-spool bench-inject clean proto
 
 all: build
 
@@ -50,7 +50,20 @@ unit:
 
 ## crash-test: the kill -9 crash test for many cycles (CYCLES=100 by default)
 crash-test:
-	SLUICE_CRASH_CYCLES=$(CYCLES) $(GO) test -run TestCrash -count=1 -timeout 60m -v ./cmd/sluice/
+	SLUICE_CRASH_CYCLES=$(CYCLES) $(GO) test -run TestReliability01 -count=1 -timeout 60m -v ./cmd/sluice/
+
+## soak: the long forms of the reliability suite (cmd/sluice/RELIABILITY.md), then a summary table.
+## SOAK_RUN narrows it (a -run pattern); SLUICE_CRASH_CYCLES, SLUICE_BACKLOG, SLUICE_SPOOL_OPS etc. resize rows.
+SOAK_RUN     ?= Reliability
+SOAK_SUMMARY := bin/soak-summary.tsv
+soak:
+	@mkdir -p bin && rm -f $(SOAK_SUMMARY)
+	@status=0; SLUICE_SOAK=1 SLUICE_SOAK_SUMMARY=$(CURDIR)/$(SOAK_SUMMARY) $(GO) test -count=1 -timeout 90m -v \
+		-run '$(SOAK_RUN)' ./engine/spool/ ./engine/ ./api/ ./cmd/sluice/ > bin/soak.log 2>&1 || status=$$?; \
+	grep -E '^(--- |ok |FAIL)' bin/soak.log; \
+	printf '\n%-36s %6s %9s %9s %6s %10s  %s\n' scenario runs acked delivered lost duplicated note; \
+	sort $(SOAK_SUMMARY) 2>/dev/null | awk -F'\t' '{printf "%-36s %6s %9s %9s %6s %10s  %s\n", $$1, $$2, $$3, $$4, $$5, $$6, $$7}'; \
+	echo "(full log: bin/soak.log)"; exit $$status
 
 ## bench-spool: spool Put benchmarks (1 KB and 100 KB, 1..256 writers) and raw fsync
 bench-spool:

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -196,11 +197,29 @@ var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
 // restError is the gateway's error handler with one addition: a JSON
 // decoding error about an unknown field gets the BadRequest detail naming
 // the field, like every other InvalidArgument of the API.
+//
+// A body cut short by MaxRequestBytes (http.MaxBytesReader) reaches here as
+// an InvalidArgument carrying the reader's message; it is answered 413, as
+// an HTTP client expects, with the same JSON error body.
 func restError(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	if st, ok := status.FromError(err); ok && st.Code() == codes.InvalidArgument && len(st.Details()) == 0 {
 		if sub := unknownField.FindStringSubmatch(st.Message()); sub != nil {
 			err = badField(sub[1], "unknown field %q in the JSON body", sub[1])
 		}
+		if strings.Contains(st.Message(), bodyTooLarge) {
+			w = statusWriter{ResponseWriter: w, code: http.StatusRequestEntityTooLarge}
+		}
 	}
 	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }
+
+// bodyTooLarge is the text of http.MaxBytesReader's error.
+const bodyTooLarge = "http: request body too large"
+
+// statusWriter writes code instead of the status the gateway chose.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w statusWriter) WriteHeader(int) { w.ResponseWriter.WriteHeader(w.code) }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	memdb "github.com/hashicorp/go-memdb"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -44,6 +45,9 @@ type Deps struct {
 	// NoBindCheck skips checking that each vmta's source IP is configured
 	// on this host (for tools that open the engine without sending).
 	NoBindCheck bool
+	// SpoolFS is the file system the spool lives on. Default the OS's.
+	// Tests pass Pebble's crashable or error-injecting FS (spool.Options.FS).
+	SpoolFS vfs.FS
 }
 
 // Engine is a running Sluice node's core. It is safe for concurrent use.
@@ -124,6 +128,7 @@ func New(cfg *configs.Config, deps Deps) (*Engine, error) {
 		BallastSize:  ballast,
 		Logger:       deps.Logger.With("component", "spool"),
 		Clock:        deps.Clock,
+		FS:           deps.SpoolFS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
@@ -187,6 +192,13 @@ func (e *Engine) Registry() *prometheus.Registry { return e.metrics.registry }
 // spool.ErrLowSpace (wrapped) while the spool's disk is short of space.
 func (e *Engine) Accepting() error {
 	return e.spool.CheckSpace()
+}
+
+// Healthy returns nil while the spool's storage works, and an error
+// wrapping spool.ErrUnavailable while it is failing (I/O errors): the
+// injectors then shed load (421 at the SMTP greeting, UNAVAILABLE on the API).
+func (e *Engine) Healthy() error {
+	return e.spool.Healthy()
 }
 
 // Submit validates a message and stores it durably. It returns the queue
@@ -276,6 +288,8 @@ func rejectReason(err error) string {
 		return "too_large"
 	case errors.Is(err, spool.ErrLowSpace):
 		return "low_space"
+	case errors.Is(err, spool.ErrUnavailable):
+		return "unavailable"
 	}
 	return "storage"
 }

@@ -32,6 +32,10 @@ func (s smtpSubmitter) Accepting() error {
 	return nil
 }
 
+// Healthy implements receive.Healther: a failing spool turns new
+// connections away with 421 at the greeting.
+func (s smtpSubmitter) Healthy() error { return s.e.Healthy() }
+
 func (s smtpSubmitter) Submit(ctx context.Context, env *receive.Envelope, body []byte) (string, error) {
 	source := "smtp " + env.ClientIP.String()
 	if env.AuthUser != "" {
@@ -64,6 +68,8 @@ func toSMTPError(err error) error {
 	switch {
 	case errors.Is(err, spool.ErrLowSpace):
 		return errLowSpaceReply
+	case errors.Is(err, spool.ErrUnavailable):
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Mail storage unavailable, try again later"}
 	case errors.Is(err, ErrTooLarge):
 		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message size exceeds fixed maximum message size"}
 	case errors.Is(err, ErrInvalidEnvelope):

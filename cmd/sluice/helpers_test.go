@@ -86,6 +86,12 @@ log:
 // port answers.
 func startNode(t *testing.T, dir, config, smtpAddr, httpAddr string) *node {
 	t.Helper()
+	return startNodeWithin(t, dir, config, smtpAddr, httpAddr, 20*time.Second)
+}
+
+// startNodeWithin is startNode with limit for the SMTP port to answer.
+func startNodeWithin(t *testing.T, dir, config, smtpAddr, httpAddr string, limit time.Duration) *node {
+	t.Helper()
 	n := &node{t: t, smtp: smtpAddr, http: httpAddr, spoolDir: filepath.Join(dir, "spool"), config: config,
 		stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	n.cmd = exec.Command(sluiceBin, "serve", "--config", config)
@@ -98,7 +104,7 @@ func startNode(t *testing.T, dir, config, smtpAddr, httpAddr string) *node {
 		n.exitState = n.cmd.ProcessState
 		close(n.exited)
 	}()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(limit)
 	for {
 		c, err := net.DialTimeout("tcp", smtpAddr, 200*time.Millisecond)
 		if err == nil {

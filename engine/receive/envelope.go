@@ -39,6 +39,14 @@ type Envelope struct {
 	ReceivedID string
 }
 
+// Healther is an optional interface of a Submitter. While Healthy returns
+// an error (the store is failing), each new connection is answered
+// "421 4.3.0" at the greeting and closed; it is called at every accept, so
+// it must be cheap.
+type Healther interface {
+	Healthy() error
+}
+
 // Submitter is what the listener hands accepted mail to (the engine
 // implements it). Both methods are called concurrently from many sessions.
 type Submitter interface {

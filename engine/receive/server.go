@@ -175,6 +175,8 @@ func (s *Server) admit(raw net.Conn, ip netip.Addr) (*limitedConn, string) {
 	switch {
 	case s.draining.Load():
 		return nil, "421 4.3.2 Service shutting down, try again later"
+	case s.unhealthy():
+		return nil, "421 4.3.0 Mail storage unavailable, try again later"
 	case s.mu.total >= s.cfg.MaxConnections:
 		return nil, "421 4.7.0 Too many connections, try again later"
 	case ip.IsValid() && s.mu.perIP[ip] >= s.cfg.MaxConnectionsPerIP:
@@ -187,6 +189,12 @@ func (s *Server) admit(raw net.Conn, ip netip.Addr) (*limitedConn, string) {
 	c := newLimitedConn(raw, s, ip, time.Now())
 	s.mu.conns[c] = struct{}{}
 	return c, ""
+}
+
+// unhealthy reports whether the Submitter says its store is failing.
+func (s *Server) unhealthy() bool {
+	h, ok := s.sub.(Healther)
+	return ok && h.Healthy() != nil
 }
 
 // release gives back c's connection slots; limitedConn.Close calls it once.

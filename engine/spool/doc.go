@@ -61,6 +61,16 @@
 //     the queue drain; the next Open recreates it. If Pebble hits ENOSPC anyway, the
 //     spool deletes the ballast itself (vfs.OnDiskFull) and the write is retried once.
 //
+// # Storage errors
+//
+// Pebble also exits on an I/O error under a WAL write. A probe writes and
+// syncs <Dir>/probe every Options.HealthInterval, and Pebble's background
+// errors (flushes, compactions) are watched; while either fails, Healthy and
+// CheckSpace return ErrUnavailable and Put refuses before touching the WAL,
+// so injectors shed load (421 at the SMTP greeting, UNAVAILABLE on the API)
+// until a probe succeeds again. Open syncs the directories above Dir, so a
+// spool directory it has just created survives a power cut.
+//
 // # Never
 //
 //   - Never acknowledge, or write, with pebble.NoSync: every Put and Reschedule

@@ -11,9 +11,14 @@ import (
 // Every durable commit waits for one of these syncs; Pebble's commit pipeline lets
 // one sync cover every batch queued behind it, so syncs/commits is the group-commit
 // ratio (Stats.WALSyncs).
+//
+// It also calls created, when set, each time Pebble creates or reuses a WAL
+// file: Pebble preallocates each new WAL at 110% of the memtable size, a
+// jump in disk use the free-space guard must see at once (space.go).
 type syncCountingFS struct {
 	vfs.FS
-	syncs *atomic.Int64
+	syncs   *atomic.Int64
+	created func()
 }
 
 func isWAL(name string) bool { return strings.HasSuffix(name, ".log") }
@@ -21,6 +26,9 @@ func isWAL(name string) bool { return strings.HasSuffix(name, ".log") }
 func (fs syncCountingFS) wrap(name string, f vfs.File, err error) (vfs.File, error) {
 	if err != nil || !isWAL(name) {
 		return f, err
+	}
+	if fs.created != nil {
+		fs.created()
 	}
 	return syncCountingFile{File: f, syncs: fs.syncs}, nil
 }

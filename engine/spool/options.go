@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Defaults for Options. The Pebble figures were chosen by measurement; see BENCH.md.
@@ -29,7 +31,9 @@ type Options struct {
 
 	// MinFreeSpace is the free space, in bytes, that the file system holding Dir must
 	// keep: Put returns ErrLowSpace while fewer bytes are free (as seen by statfs,
-	// re-read at most every FreeSpaceInterval). Complete and Reschedule are never refused
+	// re-read at most every FreeSpaceInterval, and at once after Pebble starts a WAL file),
+	// plus room for Pebble's next WAL file, which it preallocates at 110% of
+	// MemTableSize. Complete and Reschedule are never refused
 	// for space, since finishing mail is how space comes back.
 	// Default 2 GiB (DefaultMinFreeSpace). A negative value disables the check (tests only).
 	MinFreeSpace int64
@@ -39,6 +43,10 @@ type Options struct {
 	// anything usually comes first). A crash inside that window brings those
 	// recipients back, to be delivered again. Default 50ms.
 	CompletionSyncDelay time.Duration
+
+	// HealthInterval is how often a probe writes and syncs a small file in Dir
+	// to notice a failing disk (Healthy). Default 1s; negative disables it.
+	HealthInterval time.Duration
 
 	// FreeSpaceInterval is how long a free-space reading is reused before statfs is
 	// called again. Default 1s. It uses the wall clock, not Clock: it paces I/O.
@@ -52,6 +60,13 @@ type Options struct {
 	// itself if Pebble ever hits ENOSPC (Pebble would otherwise exit the process), and
 	// logs that at Error level. Default 256 MiB (DefaultBallastSize); negative disables it.
 	BallastSize int64
+
+	// FS is the file system the store lives on. Default vfs.Default (the
+	// operating system's). Tests pass Pebble's crashable in-memory FS
+	// (vfs.NewCrashableMem, to simulate power loss) or an error-injecting
+	// wrapper. On any FS other than vfs.Default no ballast file is made, and
+	// the free-space check asks FS.GetDiskUsage.
+	FS vfs.FS
 
 	// ReadOnly opens the store for offline inspection (`sluice spool inspect`): nothing
 	// is written, no ballast is made, and Put, Complete and Reschedule return ErrReadOnly.
@@ -96,6 +111,12 @@ func (o *Options) EnsureDefaults() *Options {
 	}
 	if o.BallastSize == 0 {
 		o.BallastSize = DefaultBallastSize
+	}
+	if o.HealthInterval == 0 {
+		o.HealthInterval = time.Second
+	}
+	if o.FS == nil {
+		o.FS = vfs.Default
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -87,6 +87,9 @@ func (s *Spool) Put(ctx context.Context, m *NewMessage) (id string, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("spool: put: %w", err)
 	}
+	if err := s.Healthy(); err != nil {
+		return "", err
+	}
 	if err := s.space.check(putFootprint(m)); err != nil {
 		return "", err
 	}

@@ -20,6 +20,7 @@ const BallastName = "ballast"
 type spaceGuard struct {
 	dir      string
 	min      int64
+	reserve  int64 // room kept on top of min for Pebble's next WAL (walReserve)
 	interval time.Duration
 	log      *slog.Logger
 	statfs   func(dir string) (int64, error) // seam for tests
@@ -30,8 +31,11 @@ type spaceGuard struct {
 	low     bool // last verdict, to log transitions once
 }
 
-func freeBytes(dir string) (int64, error) {
-	u, err := vfs.Default.GetDiskUsage(dir)
+func freeBytes(dir string) (int64, error) { return freeBytesOn(vfs.Default, dir) }
+
+// freeBytesOn returns the bytes available to the spool on fs at dir.
+func freeBytesOn(fs vfs.FS, dir string) (int64, error) {
+	u, err := fs.GetDiskUsage(dir)
 	if err != nil {
 		return 0, err
 	}
@@ -54,7 +58,7 @@ func (g *spaceGuard) check(est int64) error {
 		}
 		g.checked, g.free = now, free
 	}
-	low := g.free < g.min
+	low := g.free-g.reserve < g.min
 	if low != g.low {
 		g.low = low
 		if low {
@@ -66,11 +70,28 @@ func (g *spaceGuard) check(est int64) error {
 		}
 	}
 	if low {
-		return fmt.Errorf("spool: %d bytes free on %s, need %d (free space or delete %s): %w",
-			g.free, g.dir, g.min, filepath.Join(g.dir, BallastName), ErrLowSpace)
+		return fmt.Errorf("spool: %d bytes free on %s, need %d plus %d for the next WAL file (free space or delete %s): %w",
+			g.free, g.dir, g.min, g.reserve, filepath.Join(g.dir, BallastName), ErrLowSpace)
 	}
 	g.free -= est
 	return nil
+}
+
+// walReserve is the disk space Pebble takes at once when it starts a new
+// WAL file: it preallocates 110% of the memtable size (pebble's
+// walPreallocateSize). A spool that kept only MinFreeSpace free could meet
+// ENOSPC at the next memtable rotation, and Pebble exits the process on a
+// failed WAL write (found by TestReliability05_DiskNearlyFull_452ThenRestartLosesNothing).
+func walReserve(memTableSize uint64) int64 {
+	return int64(memTableSize + memTableSize/10)
+}
+
+// invalidate drops the cached free-space reading, so the next check calls
+// statfs: a new WAL file has just taken its preallocation.
+func (g *spaceGuard) invalidate() {
+	g.mu.Lock()
+	g.checked = time.Time{}
+	g.mu.Unlock()
 }
 
 // ensureBallast creates <dir>/ballast of size bytes when it is missing and the disk has

@@ -39,8 +39,14 @@ type Spool struct {
 	ids   idGen
 	syncs atomic.Int64 // WAL syncs, counted by syncCountingFS
 	lazy  lazySync     // the deferred sync of Complete's commits
+	scans scanStats    // work of queue reads (read.go)
 	// oldestHint is an ID at or below the oldest pending message (oldest.go).
 	oldestHint atomic.Value
+
+	// ioErr is the storage failure in force, nil while healthy (health.go);
+	// healthStop ends healthLoop, which closes healthDone.
+	ioErr                  atomic.Pointer[error]
+	healthStop, healthDone chan struct{}
 
 	// inflight counts operations between enter and exit; Close sets closed and then
 	// waits for inflight to drain, so Pebble is never used after it is closed (it
@@ -73,13 +79,20 @@ func Open(opts Options) (*Spool, error) {
 	}
 	s := &Spool{opts: opts, log: opts.Logger, seed: maphash.MakeSeed(), idle: make(chan struct{}, 1)}
 	s.mu.counters = newCounters()
-	s.space = spaceGuard{dir: opts.Dir, min: opts.MinFreeSpace, interval: opts.FreeSpaceInterval, log: s.log, statfs: freeBytes}
+	s.space = spaceGuard{dir: opts.Dir, min: opts.MinFreeSpace, reserve: walReserve(opts.MemTableSize),
+		interval: opts.FreeSpaceInterval, log: s.log,
+		statfs: func(dir string) (int64, error) { return freeBytesOn(opts.FS, dir) }}
 	if !opts.ReadOnly {
-		if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+		if err := opts.FS.MkdirAll(opts.Dir, 0o750); err != nil {
 			return nil, fmt.Errorf("spool: open %s: %w", opts.Dir, err)
 		}
-		if err := ensureBallast(opts.Dir, opts.BallastSize, opts.MinFreeSpace, s.log); err != nil {
-			return nil, err
+		if err := syncParents(opts.FS, opts.Dir); err != nil {
+			return nil, fmt.Errorf("spool: open %s: %w", opts.Dir, err)
+		}
+		if opts.FS == vfs.Default {
+			if err := ensureBallast(opts.Dir, opts.BallastSize, opts.MinFreeSpace, s.log); err != nil {
+				return nil, err
+			}
 		}
 	}
 	db, err := pebble.Open(opts.Dir, s.pebbleOptions())
@@ -92,10 +105,38 @@ func Open(opts Options) (*Spool, error) {
 		return nil, err
 	}
 	s.startLazySync()
+	if !opts.ReadOnly && opts.HealthInterval > 0 {
+		s.healthStop, s.healthDone = make(chan struct{}), make(chan struct{})
+		go s.healthLoop(opts.HealthInterval)
+	}
 	c := &s.mu.counters
 	s.log.Info("spool: opened", "dir", opts.Dir, "messages", c.messages, "recipients", c.recipients,
 		"queues", len(c.queues), "read_only", opts.ReadOnly)
 	return s, nil
+}
+
+// syncParents fsyncs each directory above dir, so that a spool directory
+// Open has just created survives a power cut (Pebble syncs only dir
+// itself). Found by the power-loss test (TestReliability04_SMTP250OnlyAfterSync).
+func syncParents(fs vfs.FS, dir string) error {
+	for d := dir; ; {
+		parent := fs.PathDir(d)
+		if parent == d || parent == "" || parent == "." {
+			return nil
+		}
+		f, err := fs.OpenDir(parent)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", parent, err)
+		}
+		d = parent
+	}
 }
 
 func (s *Spool) pebbleOptions() *pebble.Options {
@@ -105,9 +146,10 @@ func (s *Spool) pebbleOptions() *pebble.Options {
 		MemTableStopWritesThreshold: s.opts.MemTableStopWritesThreshold,
 		ReadOnly:                    s.opts.ReadOnly,
 		FormatMajorVersion:          pebble.FormatNewest,
+		EventListener:               s.eventListener(),
 	}
-	var fs vfs.FS = syncCountingFS{FS: vfs.Default, syncs: &s.syncs}
-	if !s.opts.ReadOnly && s.opts.BallastSize > 0 {
+	var fs vfs.FS = syncCountingFS{FS: s.opts.FS, syncs: &s.syncs, created: s.space.invalidate}
+	if !s.opts.ReadOnly && s.opts.BallastSize > 0 && s.opts.FS == vfs.Default {
 		// NB: Pebble exits the process on a failed WAL write. On ENOSPC this wrapper
 		// deletes the ballast and retries the write once, which buys the room to drain.
 		dir, log := s.opts.Dir, s.log
@@ -198,6 +240,10 @@ func (s *Spool) scan(prefix []byte, fn func(k, v []byte) error) error {
 func (s *Spool) Close() error {
 	if s.closed.Swap(true) {
 		return ErrClosed
+	}
+	if s.healthStop != nil {
+		close(s.healthStop)
+		<-s.healthDone
 	}
 	for s.inflight.Load() > 0 {
 		<-s.idle
