@@ -17,7 +17,7 @@ import (
 
 	"github.com/sluice-mta/sluice/configs"
 	"github.com/sluice-mta/sluice/engine"
-	"github.com/sluice-mta/sluice/engine/spool"
+	"github.com/sluice-mta/sluice/engine/spool/spooltest"
 	pb "github.com/sluice-mta/sluice/proto/sluice/v1"
 )
 
@@ -38,23 +38,14 @@ func fsEngine(t *testing.T, fs vfs.FS) (*engine.Engine, string) {
 	return eng, cfg.Spool.Dir
 }
 
-// syncedHasRcpt opens what a power cut would leave of fs now (synced data
-// only) and reports whether a recipient with address addr is there.
+// syncedHasRcpt reports an error unless what a power cut would leave of
+// fs now (synced data only) holds a recipient with address addr.
 func syncedHasRcpt(fs *vfs.MemFS, dir, addr string) error {
-	sp, err := spool.Open(spool.Options{Dir: dir, FS: fs.CrashClone(vfs.CrashCloneCfg{}), ReadOnly: true,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return err
+	found, err := spooltest.SyncedHasRecipient(fs, dir, addr)
+	if err == nil && !found {
+		err = fmt.Errorf("OK for <%s> before its message was synced", addr)
 	}
-	defer sp.Close()
-	found := false
-	if err := sp.Recipients(func(r spool.Recipient) bool { found = r.Address == addr; return !found }); err != nil {
-		return err
-	}
-	if !found {
-		return fmt.Errorf("OK for <%s> before its message was synced", addr)
-	}
-	return nil
+	return err
 }
 
 // earlyAck is the deliberately broken Submitter of row 4: it answers with a
