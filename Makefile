@@ -59,7 +59,7 @@ SOAK_SUMMARY := bin/soak-summary.tsv
 soak:
 	@mkdir -p bin && rm -f $(SOAK_SUMMARY)
 	@status=0; SLUICE_SOAK=1 SLUICE_SOAK_SUMMARY=$(CURDIR)/$(SOAK_SUMMARY) $(GO) test -count=1 -timeout 90m -v \
-		-run '$(SOAK_RUN)' ./engine/spool/ ./engine/ ./api/ ./cmd/sluice/ > bin/soak.log 2>&1 || status=$$?; \
+		-run '$(SOAK_RUN)' ./engine/spool/ ./engine/receive/ ./engine/ ./api/ ./cmd/sluice/ > bin/soak.log 2>&1 || status=$$?; \
 	grep -E '^(--- |ok |FAIL)' bin/soak.log; \
 	printf '\n%-36s %6s %9s %9s %6s %10s  %s\n' scenario runs acked delivered lost duplicated note; \
 	sort $(SOAK_SUMMARY) 2>/dev/null | awk -F'\t' '{printf "%-36s %6s %9s %9s %6s %10s  %s\n", $$1, $$2, $$3, $$4, $$5, $$6, $$7}'; \
