@@ -24,7 +24,7 @@ import (
 // The delivery loop, end to end:
 //
 //	dispatcher: k := sched.Next()                      (a due (vmta, domain) queue)
-//	            batch := spool.Due(k, now) less in-flight recipients
+//	            batch := spool.DueAfter(k, where it stopped, now) less in-flight recipients
 //	            go route(k, batch)
 //	route:      expired recipients bounce at once
 //	            plan := resolver.Lookup(domain)          (cached; DNS failures defer or bounce)
@@ -34,10 +34,11 @@ import (
 //	            once a queue has nothing in flight, schedule it at its spool head
 //
 // NB: a recipient is "in flight" from the moment the dispatcher reads it
-// until its result is written back. The dispatcher skips in-flight
-// recipients when it reads a queue's head again, so new mail for a busy
-// queue goes out without waiting for the batch ahead of it, and nothing is
-// sent twice by the same node.
+// until its result is written back. The dispatcher reads a queue on from
+// the last recipient it took (flight.pos), past the ones in flight, and
+// skips any in-flight recipient a read from the head meets again, so new
+// mail for a busy queue goes out without waiting for the batch ahead of
+// it, and nothing is sent twice by the same node.
 
 // rcptID names one recipient of one message.
 type rcptID struct {

@@ -146,43 +146,33 @@ func (s *Spool) DueAfter(vmta, domain string, after QueuePos, until time.Time, l
 // rangeAfter returns up to limit recipients of queue (vmta, domain) whose
 // keys sort after `after`, with a due time (ms) in [fromMs, untilMs].
 func (s *Spool) rangeAfter(vmta, domain string, after QueuePos, fromMs, untilMs int64, limit int) ([]Recipient, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	if err := s.enter(false); err != nil {
-		return nil, err
-	}
-	defer s.exit()
-	p := queuePrefix(vmta, domain)
 	lo := append(queueKey(vmta, domain, after.dueMs, after.id, after.idx), 0) // the next key up
-	if head := queueKey(vmta, domain, fromMs, "", 0)[:len(p)+dueLen]; bytes.Compare(head, lo) > 0 {
+	if head := dueBound(vmta, domain, fromMs); bytes.Compare(head, lo) > 0 {
 		lo = head
 	}
-	hi := queueKey(vmta, domain, untilMs+1, "", 0)[:len(p)+dueLen]
-	if bytes.Compare(lo, hi) >= 0 {
-		return nil, nil
-	}
-	var out []Recipient
-	_, err := s.readQueue(lo, hi, func(r Recipient) bool {
-		out = append(out, r)
-		return len(out) < limit
-	})
-	return out, err
+	return s.readRange(lo, dueBound(vmta, domain, untilMs+1), limit)
 }
 
 // rangeMs returns up to limit recipients of queue (vmta, domain) with a due
 // time (ms) in [fromMs, untilMs], in due order: a bounded range read.
 func (s *Spool) rangeMs(vmta, domain string, fromMs, untilMs int64, limit int) ([]Recipient, error) {
-	if limit <= 0 {
+	return s.readRange(dueBound(vmta, domain, fromMs), dueBound(vmta, domain, untilMs+1), limit)
+}
+
+// dueBound is the smallest key of queue (vmta, domain) due at dueMs.
+func dueBound(vmta, domain string, dueMs int64) []byte {
+	return queueKey(vmta, domain, dueMs, "", 0)[:len(queuePrefix(vmta, domain))+dueLen]
+}
+
+// readRange returns up to limit recipients whose q/ keys are in [lo, hi).
+func (s *Spool) readRange(lo, hi []byte, limit int) ([]Recipient, error) {
+	if limit <= 0 || bytes.Compare(lo, hi) >= 0 {
 		return nil, nil
 	}
 	if err := s.enter(false); err != nil {
 		return nil, err
 	}
 	defer s.exit()
-	p := queuePrefix(vmta, domain)
-	lo := queueKey(vmta, domain, fromMs, "", 0)[:len(p)+dueLen]
-	hi := queueKey(vmta, domain, untilMs+1, "", 0)[:len(p)+dueLen]
 	var out []Recipient
 	_, err := s.readQueue(lo, hi, func(r Recipient) bool {
 		out = append(out, r)
@@ -246,9 +236,8 @@ func decodeQueueEntry(it *pebble.Iterator) (Recipient, error) {
 // queueHead returns the due (ms) of queue q's first key at or after fromMs, and
 // whether there is one. The caller holds s.mu.
 func (s *Spool) queueHead(q queueID, fromMs int64) (int64, bool, error) {
-	p := queuePrefix(q.vmta, q.domain)
-	lo := queueKey(q.vmta, q.domain, fromMs, "", 0)[:len(p)+dueLen]
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(p)})
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: dueBound(q.vmta, q.domain, fromMs),
+		UpperBound: prefixEnd(queuePrefix(q.vmta, q.domain))})
 	if err != nil {
 		return 0, false, err
 	}
