@@ -202,7 +202,21 @@ func isASCII(s string) bool {
 
 // sendPipelined: one write of [RSET] MAIL RCPT... DATA, then the replies.
 func (c *Conn) sendPipelined(tx *Transaction, res *Result, utf8Param bool) error {
-	reset := c.dirty
+	reset := c.writeEnvelope(tx, res, utf8Param)
+	c.w.WriteString("DATA\r\n")
+	if err := c.flush(); err != nil {
+		return fmt.Errorf("write commands: %w", err)
+	}
+	if stop, err := c.readEnvelope(tx, res, reset); stop || err != nil {
+		return err
+	}
+	return c.readDataInit(tx, res)
+}
+
+// writeEnvelope buffers [RSET,] MAIL and the RCPT of every recipient not
+// refused locally, and reports whether RSET went first.
+func (c *Conn) writeEnvelope(tx *Transaction, res *Result, utf8Param bool) (reset bool) {
+	reset = c.dirty
 	if reset {
 		c.w.WriteString("RSET\r\n")
 	}
@@ -212,22 +226,21 @@ func (c *Conn) sendPipelined(tx *Transaction, res *Result, utf8Param bool) error
 			c.writeRcpt(tx, to)
 		}
 	}
-	c.w.WriteString("DATA\r\n")
-	if err := c.flush(); err != nil {
-		return fmt.Errorf("write commands: %w", err)
-	}
+	return reset
+}
+
+// readEnvelope reads the replies to what writeEnvelope wrote. stop is true
+// when the server sent 421 (see the read* helpers).
+func (c *Conn) readEnvelope(tx *Transaction, res *Result, reset bool) (stop bool, err error) {
 	if reset {
 		if stop, err := c.readReset(res); stop || err != nil {
-			return err
+			return stop, err
 		}
 	}
 	if stop, err := c.readMail(res); stop || err != nil {
-		return err
+		return stop, err
 	}
-	if stop, err := c.readRcpts(tx, res, -1); stop || err != nil {
-		return err
-	}
-	return c.readDataInit(tx, res)
+	return c.readRcpts(tx, res, -1)
 }
 
 // canChunk reports whether tx goes as one pipelined BDAT chunk.
@@ -247,16 +260,7 @@ func (c *Conn) sendChunked(tx *Transaction, res *Result, utf8Param bool) error {
 		return err
 	}
 	res.Chunked = true
-	reset := c.dirty
-	if reset {
-		c.w.WriteString("RSET\r\n")
-	}
-	c.writeMail(tx, utf8Param)
-	for i, to := range tx.To {
-		if !res.Rcpt[i].Local {
-			c.writeRcpt(tx, to)
-		}
-	}
+	reset := c.writeEnvelope(tx, res, utf8Param)
 	c.w.WriteString("BDAT ")
 	c.w.Write(strconv.AppendInt(c.w.AvailableBuffer(), int64(len(chunk)), 10))
 	c.w.WriteString(" LAST\r\n")
@@ -264,21 +268,12 @@ func (c *Conn) sendChunked(tx *Transaction, res *Result, utf8Param bool) error {
 	if err := c.flush(); err != nil {
 		return fmt.Errorf("write commands and chunk: %w", err)
 	}
-	// NB: from here on the server holds transaction state until it answers
-	// BDAT, whatever it said to MAIL and RCPT.
+	if stop, err := c.readEnvelope(tx, res, reset); stop || err != nil {
+		return err
+	}
+	// NB: the server holds transaction state until it answers BDAT,
+	// whatever it said to MAIL and RCPT (RSET's reply cleared dirty).
 	c.dirty = true
-	if reset {
-		if stop, err := c.readReset(res); stop || err != nil {
-			return err
-		}
-		c.dirty = true
-	}
-	if stop, err := c.readMail(res); stop || err != nil {
-		return err
-	}
-	if stop, err := c.readRcpts(tx, res, -1); stop || err != nil {
-		return err
-	}
 	r, err := c.readReply(c.opts.DataTermTimeout, "BDAT")
 	if err != nil {
 		return err
