@@ -150,6 +150,28 @@ type rawClient struct {
 }
 
 // dialRaw connects from local ("" for any) and reads the greeting.
+// trickle writes one byte, next(i) for the i-th, every 50 ms on c until a
+// write fails or the returned stop is called; stop waits for the writer.
+func trickle(c *rawClient, next func(i int) byte) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+			}
+			if _, err := c.conn.Write([]byte{next(i)}); err != nil {
+				return
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
 func dialRaw(t *testing.T, addr, local string) *rawClient {
 	t.Helper()
 	c := dialRawNoGreeting(t, addr, local)

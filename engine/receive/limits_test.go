@@ -57,28 +57,11 @@ func TestDataRate_SlowlorisBelowMinRate_421AndClosedNothingSubmitted(t *testing.
 	c.expect("DATA", 354, "")
 
 	// Trickle ~20 B/s; the server must give up shortly after the grace.
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if _, err := c.conn.Write([]byte("x")); err != nil {
-					return
-				}
-			}
-		}
-	}()
+	stop := trickle(c, func(int) byte { return 'x' })
 	start := time.Now()
 	c.expectReply(421, "4.4.2 Minimum data rate not met")
 	c.expectClosed()
-	close(stop)
-	<-done
+	stop()
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("slow client kept for %v", d)
 	}

@@ -262,26 +262,11 @@ func TestReliability18_SlowlorisCommandLine_CutByCommandDeadline(t *testing.T) {
 	_, addr := testServer(t, cfg, &recordingSubmitter{})
 	c := dialRaw(t, addr, "")
 	c.expect("EHLO client.test", 250, "")
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-			if _, err := c.conn.Write([]byte{"NOOP"[i%4]}); err != nil {
-				return
-			}
-		}
-	}()
+	stop := trickle(c, func(i int) byte { return "NOOP"[i%4] })
 	start := time.Now()
 	c.expectReply(421, "4.4.2")
 	c.expectClosed()
-	close(stop)
-	<-done
+	stop()
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("trickling client kept for %v", d)
 	}
